@@ -1,0 +1,29 @@
+"""Maps the repository layout onto installed package names.
+
+The layout is fixed by the design (`services/<name>/`, generated contracts in
+`gen/python/`), but `contacts` or `common` would be poor names in
+site-packages, so each folder installs under a `crm_` name. The generated
+root installs as `crm`, the proto package path protoc's imports expect.
+"""
+
+from setuptools import find_packages, setup
+
+PACKAGE_ROOTS = {
+    "crm": "gen/python/crm",
+    "crm_common": "services/common",
+    "crm_cli": "services/cli",
+    "crm_contacts": "services/contacts",
+    "crm_sales": "services/sales",
+    "crm_projects": "services/projects",
+    "crm_support": "services/support",
+}
+
+setup(
+    package_dir=PACKAGE_ROOTS,
+    packages=[
+        package
+        for root, path in PACKAGE_ROOTS.items()
+        for package in (root, *(f"{root}.{sub}" for sub in find_packages(path)))
+    ],
+    package_data={"": ["*.pyi", "py.typed", "*.ini", "*.mako"]},
+)
