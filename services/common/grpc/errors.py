@@ -1,0 +1,129 @@
+"""Turns domain errors into gRPC statuses with `google.rpc` details.
+
+Applied to every RPC by an interceptor, so servicers just raise. Anything
+unexpected is logged and answered INTERNAL without leaking its text.
+"""
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import grpc
+from google.protobuf import any_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+from crm_common.errors import (
+    Aborted,
+    AlreadyExists,
+    DomainError,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+)
+
+log = logging.getLogger(__name__)
+
+_CODES: dict[type[DomainError], int] = {
+    InvalidArgument: code_pb2.INVALID_ARGUMENT,
+    NotFound: code_pb2.NOT_FOUND,
+    AlreadyExists: code_pb2.ALREADY_EXISTS,
+    FailedPrecondition: code_pb2.FAILED_PRECONDITION,
+    Aborted: code_pb2.ABORTED,
+}
+
+
+def status_for(error: DomainError) -> grpc.Status:
+    code = next(c for kind, c in _CODES.items() if isinstance(error, kind))
+    status = status_pb2.Status(code=code, message=error.message)
+    if isinstance(error, InvalidArgument):
+        bad_request = error_details_pb2.BadRequest(
+            field_violations=[
+                error_details_pb2.BadRequest.FieldViolation(
+                    field=v.field, description=v.description
+                )
+                for v in error.violations
+            ]
+        )
+        detail = any_pb2.Any()
+        detail.Pack(bad_request)
+        status.details.append(detail)
+    return rpc_status.to_status(status)
+
+
+async def _abort_for(error: Exception, context: grpc.aio.ServicerContext, method: str) -> None:
+    if isinstance(error, DomainError):
+        status = status_for(error)
+        await context.abort(status.code, status.details, status.trailing_metadata)
+    log.exception("unhandled error in rpc", extra={"method": method}, exc_info=error)
+    await context.abort(grpc.StatusCode.INTERNAL, "internal error")
+
+
+class ErrorMappingInterceptor(grpc.aio.ServerInterceptor):
+    def __init__(self) -> None:
+        self._wrapped: dict[str, grpc.RpcMethodHandler] = {}
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        method = handler_call_details.method
+        if handler is None:
+            return handler
+        # The same handler serves every call of a method: wrap it once.
+        if method not in self._wrapped:
+            self._wrapped[method] = _wrap(handler, method)
+        return self._wrapped[method]
+
+
+def _wrap(handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
+    serializers = {
+        "request_deserializer": handler.request_deserializer,
+        "response_serializer": handler.response_serializer,
+    }
+    if handler.unary_unary:
+        return grpc.unary_unary_rpc_method_handler(
+            _guard_unary(handler.unary_unary, method), **serializers
+        )
+    if handler.stream_unary:
+        return grpc.stream_unary_rpc_method_handler(
+            _guard_unary(handler.stream_unary, method), **serializers
+        )
+    if handler.unary_stream:
+        return grpc.unary_stream_rpc_method_handler(
+            _guard_stream(handler.unary_stream, method), **serializers
+        )
+    return grpc.stream_stream_rpc_method_handler(
+        _guard_stream(handler.stream_stream, method), **serializers
+    )
+
+
+def _guard_unary(
+    behavior: Callable[..., Awaitable[Any]], method: str
+) -> Callable[..., Awaitable[Any]]:
+    async def guarded(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        try:
+            return await behavior(request, context)
+        except grpc.aio.AbortError:
+            raise
+        except Exception as error:
+            await _abort_for(error, context, method)
+
+    return guarded
+
+
+def _guard_stream(
+    behavior: Callable[..., AsyncIterator[Any]], method: str
+) -> Callable[..., AsyncIterator[Any]]:
+    async def guarded(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+        try:
+            async for response in behavior(request, context):
+                yield response
+        except grpc.aio.AbortError:
+            raise
+        except Exception as error:
+            await _abort_for(error, context, method)
+
+    return guarded

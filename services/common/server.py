@@ -1,0 +1,249 @@
+"""Bootstrap shared by every service: one call from each service's `main`.
+
+Starts the gRPC server (with health and reflection), the outbox relay and the
+service's event consumers; reports SERVING only while both the database and
+NATS answer; on SIGTERM reports NOT_SERVING, lets in-flight calls finish,
+flushes the outbox and closes everything.
+"""
+
+import asyncio
+import logging
+import signal
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc
+from google.protobuf.descriptor import ServiceDescriptor
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1.health import aio as health_aio
+from grpc_reflection.v1alpha import reflection
+from nats.aio.client import Client
+from nats.errors import Error as NatsError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from crm_common.config import ServiceSettings, SuiteSettings, load_service_settings
+from crm_common.grpc.errors import ErrorMappingInterceptor
+from crm_common.logs import configure_logging
+from crm_common.messaging.broker import (
+    connect,
+    dead_letter_stream_config,
+    ensure_stream,
+    event_stream_config,
+)
+from crm_common.messaging.consumer import EventConsumer, Subscription
+from crm_common.messaging.relay import OutboxRelay
+from crm_common.messaging.uow import UnitOfWork
+from crm_common.storage.db import create_engine, ping, session_factory
+from crm_common.storage.migrations import upgrade_to_head
+
+log = logging.getLogger(__name__)
+
+MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+
+
+@dataclass
+class Runtime:
+    """What a service's servicers and handlers get from the bootstrap."""
+
+    service: str
+    settings: ServiceSettings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    relay: OutboxRelay
+
+    def unit_of_work(self) -> UnitOfWork:
+        return UnitOfWork(self.sessions, self.service, on_commit=self.relay.wake)
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """Everything that differs between services."""
+
+    name: str
+    migrations: Path
+    grpc_services: Sequence[ServiceDescriptor]
+    register: Callable[[grpc.aio.Server, Runtime], None]
+    subscriptions: Sequence[Subscription] = field(default=())
+
+
+def main(spec: ServiceSpec) -> None:
+    suite = SuiteSettings()
+    settings = load_service_settings(spec.name)
+    configure_logging(spec.name, suite.log_level)
+    asyncio.run(serve(spec, settings, suite))
+
+
+async def serve(spec: ServiceSpec, settings: ServiceSettings, suite: SuiteSettings) -> None:
+    if settings.migrate_on_start:
+        await upgrade_to_head(settings.database_url, spec.migrations)
+    engine = create_engine(settings.database_url)
+    sessions = session_factory(engine)
+    runtime = Runtime(spec.name, settings, engine, sessions, OutboxRelay(sessions))
+
+    server = grpc.aio.server(
+        interceptors=[ErrorMappingInterceptor()],
+        options=[
+            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+        ],
+    )
+    health = health_aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health, server)
+    service_names = [descriptor.full_name for descriptor in spec.grpc_services]
+    reflection.enable_server_reflection(
+        [
+            *service_names,
+            health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+            reflection.SERVICE_NAME,
+        ],
+        server,
+    )
+    spec.register(server, runtime)
+    port = server.add_insecure_port(settings.listen_address)
+    if port == 0:
+        raise SystemExit(f"cannot listen on {settings.listen_address}")
+
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stopping.set)
+
+    messaging = Messaging(spec, runtime, suite)
+    await server.start()
+    log.info("serving", extra={"address": settings.listen_address, "services": service_names})
+    messaging.start()
+    readiness = asyncio.create_task(
+        _report_readiness(health, ["", *service_names], engine, messaging, stopping)
+    )
+    await stopping.wait()
+
+    log.info("draining")
+    await _set_all(health, ["", *service_names], health_pb2.HealthCheckResponse.NOT_SERVING)
+    await server.stop(settings.shutdown_grace_seconds)
+    await messaging.stop()
+    readiness.cancel()
+    await asyncio.gather(readiness, return_exceptions=True)
+    await engine.dispose()
+    log.info("stopped")
+
+
+class Messaging:
+    """The service's NATS side: connection, streams, relay and consumers."""
+
+    def __init__(self, spec: ServiceSpec, runtime: Runtime, suite: SuiteSettings) -> None:
+        self._spec = spec
+        self._runtime = runtime
+        self._suite = suite
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.client: Client | None = None
+
+    @property
+    def connected(self) -> bool:
+        return self.client is not None and self.client.is_connected
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="messaging")
+
+    async def _run(self) -> None:
+        try:
+            self.client = await connect(self._suite.nats_url, self._spec.name)
+            js = self.client.jetstream()
+            await self._ensure_streams(js)
+            consumers = [
+                EventConsumer(self._spec.name, subscription, self._runtime.unit_of_work)
+                for subscription in self._spec.subscriptions
+            ]
+            await asyncio.gather(
+                self._runtime.relay.run(js, self._stop),
+                *(_until_stopped(consumer.run, js, self._stop) for consumer in consumers),
+            )
+            await self._flush_outbox(js)
+        finally:
+            if self.client is not None and not self.client.is_closed:
+                await self.client.close()
+
+    async def stop(self, grace_seconds: float = 10.0) -> None:
+        """Lets the relay flush and consumers finish their message, then closes."""
+        self._stop.set()
+        if self._task is None:
+            return
+        if self.client is None:
+            self._task.cancel()  # still waiting for a first connection
+        done, _ = await asyncio.wait([self._task], timeout=grace_seconds)
+        if not done:
+            log.warning("messaging did not stop in time")
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def _ensure_streams(self, js: object) -> None:
+        replicas = self._suite.stream_replicas
+        sources = {self._spec.name, *(s.source for s in self._spec.subscriptions)}
+        configs = [event_stream_config(source, replicas) for source in sorted(sources)]
+        configs.append(dead_letter_stream_config(replicas))
+        while not self._stop.is_set():
+            try:
+                for config in configs:
+                    await ensure_stream(js, config)
+                return
+            except (NatsError, TimeoutError) as error:
+                log.warning("cannot set up streams yet", extra={"error": repr(error)})
+                await asyncio.sleep(0.5)
+
+    async def _flush_outbox(self, js: object) -> None:
+        """Publishes what the last requests committed before the process exits."""
+        if not self.connected:
+            return
+        try:
+            while await self._runtime.relay.publish_pending(js):
+                pass
+        except (NatsError, TimeoutError) as error:
+            log.warning("outbox left for the next start", extra={"error": repr(error)})
+
+
+async def _until_stopped(run: Callable, js: object, stop: asyncio.Event) -> None:
+    """Keeps a consumer going across broker outages until the service stops."""
+    while not stop.is_set():
+        try:
+            await run(js, stop)
+        except (NatsError, TimeoutError) as error:
+            log.warning("consumer restarting", extra={"error": repr(error)})
+            await asyncio.sleep(0.5)
+
+
+async def _report_readiness(
+    health: health_aio.HealthServicer,
+    names: list[str],
+    engine: AsyncEngine,
+    messaging: Messaging,
+    stopping: asyncio.Event,
+) -> None:
+    current = None
+    while not stopping.is_set():
+        status = (
+            health_pb2.HealthCheckResponse.SERVING
+            if messaging.connected and await _database_answers(engine)
+            else health_pb2.HealthCheckResponse.NOT_SERVING
+        )
+        if status != current and not stopping.is_set():
+            await _set_all(health, names, status)
+            log.info(
+                "health",
+                extra={"status": health_pb2.HealthCheckResponse.ServingStatus.Name(status)},
+            )
+            current = status
+        await asyncio.sleep(0.5)
+
+
+async def _database_answers(engine: AsyncEngine) -> bool:
+    try:
+        await asyncio.wait_for(ping(engine), 2.0)
+    except Exception:
+        return False
+    return True
+
+
+async def _set_all(health: health_aio.HealthServicer, names: list[str], status: int) -> None:
+    for name in names:
+        await health.set(name, status)

@@ -1,0 +1,1 @@
+"""Domain model of the projects service: plain Python, no I/O."""

@@ -1,0 +1,1 @@
+"""Events the projects service publishes and consumes."""

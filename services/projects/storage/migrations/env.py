@@ -1,0 +1,4 @@
+from crm_common.storage.migrations import run_migrations
+from crm_projects.storage.tables import metadata
+
+run_migrations(metadata)

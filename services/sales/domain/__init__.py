@@ -1,0 +1,1 @@
+"""Domain model of the sales service: plain Python, no I/O."""

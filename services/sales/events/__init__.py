@@ -1,0 +1,1 @@
+"""Events the sales service publishes and consumes."""

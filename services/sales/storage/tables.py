@@ -1,0 +1,5 @@
+"""The sales database schema (SQLAlchemy Core); only the outbox/inbox so far."""
+
+from sqlalchemy import MetaData
+
+metadata = MetaData()

@@ -1,0 +1,60 @@
+"""Keeps the customer read model current from the contacts service's events."""
+
+from datetime import UTC
+
+from crm.contacts.v1 import events_pb2, person_pb2
+from crm.events.v1.event_pb2 import Event
+from crm_common.messaging.consumer import Subscription
+from crm_common.messaging.envelope import unpack
+from crm_common.messaging.uow import UnitOfWork
+from crm_support.domain.customers import Customer, supersedes
+from crm_support.storage.repository import CustomerRepository
+
+
+async def on_person_created(event: Event, uow: UnitOfWork) -> None:
+    await _mirror(event, unpack(event, events_pb2.PersonCreated).person, uow)
+
+
+async def on_person_updated(event: Event, uow: UnitOfWork) -> None:
+    await _mirror(event, unpack(event, events_pb2.PersonUpdated).person, uow)
+
+
+async def on_person_deleted(event: Event, uow: UnitOfWork) -> None:
+    unpack(event, events_pb2.PersonDeleted)
+    repository = CustomerRepository(uow.session)
+    stored = await repository.get(event.aggregate_id, include_deleted=True)
+    if supersedes(event.aggregate_version, stored):
+        tombstone = Customer(
+            id=event.aggregate_id,
+            display_name="",
+            email_addresses=(),
+            source_version=event.aggregate_version,
+            update_time=event.occurred_at.ToDatetime(tzinfo=UTC),
+            deleted=True,
+        )
+        await repository.put(tombstone, exists=stored is not None)
+
+
+async def _mirror(event: Event, person: person_pb2.Person, uow: UnitOfWork) -> None:
+    repository = CustomerRepository(uow.session)
+    stored = await repository.get(event.aggregate_id, include_deleted=True)
+    if not supersedes(event.aggregate_version, stored):
+        return
+    customer = Customer(
+        id=event.aggregate_id,
+        display_name=person.display_name,
+        email_addresses=tuple(e.address for e in person.email_addresses),
+        source_version=event.aggregate_version,
+        update_time=person.update_time.ToDatetime(tzinfo=UTC),
+    )
+    await repository.put(customer, exists=stored is not None)
+
+
+CONTACTS = Subscription(
+    source="contacts",
+    handlers={
+        "contact.created": on_person_created,
+        "contact.updated": on_person_updated,
+        "contact.deleted": on_person_deleted,
+    },
+)

@@ -1,0 +1,4 @@
+from crm_common.storage.migrations import run_migrations
+from crm_support.storage.tables import metadata
+
+run_migrations(metadata)
