@@ -21,6 +21,10 @@ class SuiteSettings(BaseSettings):
     # JetStream replicas for the streams a service creates: 1 locally, 3 on
     # a clustered production broker.
     stream_replicas: int = Field(default=1, ge=1, le=5)
+    # An event whose handler fails this many times goes to the dead-letter
+    # stream; retries wait base * 2^(attempt-1) seconds, capped at 60.
+    consumer_max_attempts: int = Field(default=5, ge=1, le=100)
+    consumer_retry_base_seconds: float = Field(default=0.5, gt=0, le=60)
 
 
 class ServiceSettings(BaseSettings):

@@ -31,7 +31,7 @@ from crm_common.messaging.broker import (
     ensure_stream,
     event_stream_config,
 )
-from crm_common.messaging.consumer import EventConsumer, Subscription
+from crm_common.messaging.consumer import EventConsumer, RetryPolicy, Subscription
 from crm_common.messaging.relay import OutboxRelay
 from crm_common.messaging.uow import UnitOfWork
 from crm_common.storage.db import create_engine, ping, session_factory
@@ -151,8 +151,12 @@ class Messaging:
             self.client = await connect(self._suite.nats_url, self._spec.name)
             js = self.client.jetstream()
             await self._ensure_streams(js)
+            retry = RetryPolicy(
+                max_attempts=self._suite.consumer_max_attempts,
+                base_seconds=self._suite.consumer_retry_base_seconds,
+            )
             consumers = [
-                EventConsumer(self._spec.name, subscription, self._runtime.unit_of_work)
+                EventConsumer(self._spec.name, subscription, self._runtime.unit_of_work, retry)
                 for subscription in self._spec.subscriptions
             ]
             await asyncio.gather(

@@ -9,7 +9,7 @@ to the dead-letter stream and the consumer goes on with the next one.
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from google.protobuf.message import DecodeError
@@ -32,12 +32,20 @@ EventHandler = Callable[[Event, UnitOfWork], Awaitable[None]]
 
 @dataclass(frozen=True)
 class Subscription:
-    """What one service consumes from another's stream, and how."""
+    """Which events of another service's stream a service handles, and how."""
 
     source: str
     handlers: Mapping[str, EventHandler]
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
     max_attempts: int = 5
-    retry_delays: tuple[float, ...] = field(default=(0.5, 1.0, 2.0, 5.0))
+    base_seconds: float = 0.5
+    cap_seconds: float = 60.0
+
+    def delay(self, attempt: int) -> float:
+        return min(self.base_seconds * 2 ** (attempt - 1), self.cap_seconds)
 
 
 class PoisonEvent(Exception):
@@ -45,10 +53,17 @@ class PoisonEvent(Exception):
 
 
 class EventConsumer:
-    def __init__(self, consumer: str, subscription: Subscription, units: UnitOfWorkFactory) -> None:
+    def __init__(
+        self,
+        consumer: str,
+        subscription: Subscription,
+        units: UnitOfWorkFactory,
+        retry: RetryPolicy = RetryPolicy(),
+    ) -> None:
         self.name = f"{consumer}-from-{subscription.source}"
         self._subscription = subscription
         self._units = units
+        self._retry = retry
         self.applied = 0
         self.dead_lettered = 0
 
@@ -129,11 +144,10 @@ class EventConsumer:
         self, js: JetStreamContext, message: Msg, error: Exception
     ) -> None:
         attempt = message.metadata.num_delivered or 1
-        if attempt >= self._subscription.max_attempts:
+        if attempt >= self._retry.max_attempts:
             await self._dead_letter(js, message, f"failed {attempt} times: {error!r}")
             return
-        delays = self._subscription.retry_delays
-        delay = delays[min(attempt - 1, len(delays) - 1)]
+        delay = self._retry.delay(attempt)
         log.error(
             "event handler failed, will retry",
             extra={"consumer": self.name, "attempt": attempt, "error": repr(error)},
