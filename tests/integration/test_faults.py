@@ -15,13 +15,13 @@ from pathlib import Path
 import grpc
 import nats
 import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
 from crm.contacts.v1 import contacts_service_pb2 as contacts
 from crm.contacts.v1 import events_pb2, person_pb2
 from crm.events.v1.event_pb2 import Event
 from crm.support.v1 import support_service_pb2 as support
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
-
 from crm_cli.processes import ServiceProcess
 from crm_cli.servers import NatsServer
 from crm_common.messaging.deadletters import list_dead_letters, replay_dead_letter

@@ -1,11 +1,11 @@
 """Bad input gets a precise answer: the right code and the offending field."""
 
 import grpc
+from google.protobuf.field_mask_pb2 import FieldMask
+
 from crm.contacts.v1 import contacts_service_pb2 as contacts
 from crm.contacts.v1 import person_pb2
 from crm.support.v1 import support_service_pb2 as support
-from google.protobuf.field_mask_pb2 import FieldMask
-
 from tests.integration.harness import Suite, field_violations, rpc_error
 
 
