@@ -4,8 +4,8 @@ Run as `python tools/genproto.py [OUT_DIR]`. The output is committed; the
 test suite regenerates into a temporary folder and fails if anything differs.
 """
 
-import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import grpc_tools
@@ -25,10 +25,18 @@ def googleapis_include() -> Path:
 
 
 def generate(out_dir: Path) -> None:
+    """Generates into a scratch folder, then brings `out_dir` in line with it.
+
+    Only files whose bytes differ are rewritten, so a service running from
+    the tree (or a second generator) never sees the package half deleted.
+    """
+    with tempfile.TemporaryDirectory() as scratch:
+        _run_protoc(Path(scratch))
+        _sync(Path(scratch) / "crm", out_dir / "crm")
+
+
+def _run_protoc(out_dir: Path) -> None:
     protos = sorted(str(p.relative_to(PROTO_ROOT)) for p in PROTO_ROOT.rglob("*.proto"))
-    if (out_dir / "crm").exists():
-        shutil.rmtree(out_dir / "crm")
-    out_dir.mkdir(parents=True, exist_ok=True)
     args = [
         "protoc",
         f"-I{PROTO_ROOT}",
@@ -51,6 +59,21 @@ def generate(out_dir: Path) -> None:
             (folder / "__init__.py").touch()
     (out_dir / "crm" / "__init__.py").touch()
     (out_dir / "crm" / "py.typed").touch()
+
+
+def _sync(source: Path, target: Path) -> None:
+    wanted = {p.relative_to(source) for p in source.rglob("*") if p.is_file()}
+    for relative in sorted(wanted):
+        new = (source / relative).read_bytes()
+        destination = target / relative
+        if not destination.exists() or destination.read_bytes() != new:
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            destination.write_bytes(new)
+    if target.exists():
+        for stale in target.rglob("*"):
+            if stale.is_file() and "__pycache__" not in stale.parts:
+                if stale.relative_to(target) not in wanted:
+                    stale.unlink()
 
 
 if __name__ == "__main__":
