@@ -1,92 +1,14 @@
-"""gRPC entry point of the contacts service: proto in, handler call, proto out."""
+"""The contacts gRPC servicer, composed of one class per area of the API.
 
-from google.protobuf.empty_pb2 import Empty
-from grpc.aio import ServicerContext
+Each area (people, organizations, ...) lives in its own module under api/
+and only translates proto <-> domain around its handlers.
+"""
 
-from crm.contacts.v1 import contacts_service_pb2 as pb
 from crm.contacts.v1 import contacts_service_pb2_grpc as pb_grpc
-from crm.contacts.v1 import person_pb2
-from crm_common.errors import InvalidArgument
-from crm_common.fieldmask import resolve_update_mask
 from crm_common.messaging.uow import UnitOfWorkFactory
-from crm_common.pagination import (
-    SortKey,
-    decode_page_token,
-    encode_page_token,
-    page_size,
-    parse_order_by,
-    query_digest,
-)
-from crm_contacts import handlers
-from crm_contacts.domain.model import WRITABLE_FIELDS
-from crm_contacts.proto import (
-    details_field,
-    details_from_proto,
-    person_id_from_name,
-    person_to_proto,
-)
-from crm_contacts.storage.repository import SORT_COLUMNS
-
-DEFAULT_ORDER = (SortKey("create_time", descending=True),)
+from crm_contacts.api.people import PeopleApi
 
 
-class ContactsServicer(pb_grpc.ContactsServiceServicer):
+class ContactsServicer(PeopleApi, pb_grpc.ContactsServiceServicer):
     def __init__(self, units: UnitOfWorkFactory) -> None:
         self._units = units
-
-    async def CreatePerson(
-        self, request: pb.CreatePersonRequest, context: ServicerContext
-    ) -> person_pb2.Person:
-        if not request.HasField("person"):
-            raise InvalidArgument.single("person", "is required")
-        person = await handlers.create_person(
-            self._units(), details_from_proto(request.person), request.person_id
-        )
-        return person_to_proto(person)
-
-    async def GetPerson(
-        self, request: pb.GetPersonRequest, context: ServicerContext
-    ) -> person_pb2.Person:
-        person = await handlers.get_person(self._units(), person_id_from_name(request.name))
-        return person_to_proto(person)
-
-    async def ListPeople(
-        self, request: pb.ListPeopleRequest, context: ServicerContext
-    ) -> pb.ListPeopleResponse:
-        size = page_size(request.page_size)
-        keys = parse_order_by(request.order_by, list(SORT_COLUMNS), default=DEFAULT_ORDER)
-        digest = query_digest(order_by=[(k.field, k.descending) for k in keys])
-        after = decode_page_token(request.page_token, digest)
-        page = await handlers.list_people(self._units(), keys, after, size)
-        response = pb.ListPeopleResponse(people=[person_to_proto(p) for p in page.people])
-        if page.has_more:
-            last = page.people[-1]
-            response.next_page_token = encode_page_token(
-                [_sort_value(last, key.field) for key in keys], digest
-            )
-        return response
-
-    async def UpdatePerson(
-        self, request: pb.UpdatePersonRequest, context: ServicerContext
-    ) -> person_pb2.Person:
-        if not request.HasField("person"):
-            raise InvalidArgument.single("person", "is required")
-        person_id = person_id_from_name(request.person.name, "person.name")
-        fields = resolve_update_mask(request.update_mask, request.person, WRITABLE_FIELDS)
-        changes = {name: details_field(request.person, name) for name in fields}
-        person = await handlers.update_person(
-            self._units(), person_id, changes, request.person.etag
-        )
-        return person_to_proto(person)
-
-    async def DeletePerson(
-        self, request: pb.DeletePersonRequest, context: ServicerContext
-    ) -> Empty:
-        await handlers.delete_person(self._units(), person_id_from_name(request.name), request.etag)
-        return Empty()
-
-
-def _sort_value(person: object, field: str) -> object:
-    if field in ("create_time", "update_time", "id"):
-        return getattr(person, field)
-    return getattr(person.details, field)  # type: ignore[attr-defined]

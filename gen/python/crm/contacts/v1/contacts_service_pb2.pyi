@@ -4,11 +4,16 @@ isort:skip_file
 """
 
 from collections import abc as _abc
+from crm.contacts.v1 import custom_field_pb2 as _custom_field_pb2
+from crm.contacts.v1 import note_pb2 as _note_pb2
+from crm.contacts.v1 import organization_pb2 as _organization_pb2
 from crm.contacts.v1 import person_pb2 as _person_pb2
+from crm.contacts.v1 import relationship_pb2 as _relationship_pb2
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf import message as _message
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -19,6 +24,34 @@ else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class _DuplicateReason:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _DuplicateReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_DuplicateReason.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    DUPLICATE_REASON_UNSPECIFIED: _DuplicateReason.ValueType  # 0
+    """Not specified."""
+    DUPLICATE_REASON_SAME_EMAIL: _DuplicateReason.ValueType  # 1
+    """The same email once plus-tags, dots in Gmail addresses and case are ignored."""
+    DUPLICATE_REASON_SAME_PHONE: _DuplicateReason.ValueType  # 2
+    """The same phone number once formatting is ignored."""
+    DUPLICATE_REASON_SIMILAR_NAME_SAME_ORGANIZATION: _DuplicateReason.ValueType  # 3
+    """Similar names at the same current organization."""
+
+class DuplicateReason(_DuplicateReason, metaclass=_DuplicateReasonEnumTypeWrapper):
+    """Why people look like duplicates."""
+
+DUPLICATE_REASON_UNSPECIFIED: DuplicateReason.ValueType  # 0
+"""Not specified."""
+DUPLICATE_REASON_SAME_EMAIL: DuplicateReason.ValueType  # 1
+"""The same email once plus-tags, dots in Gmail addresses and case are ignored."""
+DUPLICATE_REASON_SAME_PHONE: DuplicateReason.ValueType  # 2
+"""The same phone number once formatting is ignored."""
+DUPLICATE_REASON_SIMILAR_NAME_SAME_ORGANIZATION: DuplicateReason.ValueType  # 3
+"""Similar names at the same current organization."""
+Global___DuplicateReason: _TypeAlias = DuplicateReason  # noqa: Y015
 
 @_typing.final
 class CreatePersonRequest(_message.Message):
@@ -81,13 +114,18 @@ class ListPeopleRequest(_message.Message):
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     ORDER_BY_FIELD_NUMBER: _builtins.int
+    FILTER_FIELD_NUMBER: _builtins.int
     page_size: _builtins.int
     """Maximum number of people to return, 1 to 1000; 50 when unset."""
     page_token: _builtins.str
     """Token from a previous response, to get the next page."""
     order_by: _builtins.str
     """Comma-separated fields with optional `desc`: `create_time desc`,
-    `family_name, given_name`.
+    `family_name, given_name`, `custom_fields.region`.
+    """
+    filter: _builtins.str
+    """AIP-160 filter, e.g. `tags:"vip" AND create_time > "2026-01-01"`,
+    `custom_fields.region = "emea"`, `family_name = "Lovelace" OR NOT owner = "u1"`.
     """
     def __init__(
         self,
@@ -95,10 +133,11 @@ class ListPeopleRequest(_message.Message):
         page_size: _builtins.int = ...,
         page_token: _builtins.str = ...,
         order_by: _builtins.str = ...,
+        filter: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["order_by", b"order_by", "page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["filter", b"filter", "order_by", b"order_by", "page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -189,3 +228,1290 @@ class DeletePersonRequest(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___DeletePersonRequest: _TypeAlias = DeletePersonRequest  # noqa: Y015
+
+@_typing.final
+class CreateOrganizationRequest(_message.Message):
+    """Request for CreateOrganization."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORGANIZATION_FIELD_NUMBER: _builtins.int
+    ORGANIZATION_ID_FIELD_NUMBER: _builtins.int
+    organization_id: _builtins.str
+    """Optional client-chosen id (`[a-z0-9-]{1,63}`)."""
+    @_builtins.property
+    def organization(self) -> _organization_pb2.Organization:
+        """The organization to create; `name` is ignored."""
+
+    def __init__(
+        self,
+        *,
+        organization: _organization_pb2.Organization | None = ...,
+        organization_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["organization", b"organization"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["organization", b"organization", "organization_id", b"organization_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateOrganizationRequest: _TypeAlias = CreateOrganizationRequest  # noqa: Y015
+
+@_typing.final
+class GetOrganizationRequest(_message.Message):
+    """Request for GetOrganization."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """`organizations/{organization}`."""
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetOrganizationRequest: _TypeAlias = GetOrganizationRequest  # noqa: Y015
+
+@_typing.final
+class ListOrganizationsRequest(_message.Message):
+    """Request for ListOrganizations."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    ORDER_BY_FIELD_NUMBER: _builtins.int
+    FILTER_FIELD_NUMBER: _builtins.int
+    page_size: _builtins.int
+    """Maximum number to return, 1 to 1000; 50 when unset."""
+    page_token: _builtins.str
+    """Token from a previous response."""
+    order_by: _builtins.str
+    """Sort order, e.g. `display_name`, `create_time desc`."""
+    filter: _builtins.str
+    """AIP-160 filter, e.g. `industry = "Energy" AND tags:"partner"`."""
+    def __init__(
+        self,
+        *,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+        order_by: _builtins.str = ...,
+        filter: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["filter", b"filter", "order_by", b"order_by", "page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListOrganizationsRequest: _TypeAlias = ListOrganizationsRequest  # noqa: Y015
+
+@_typing.final
+class ListOrganizationsResponse(_message.Message):
+    """Response for ListOrganizations."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORGANIZATIONS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Token for the next page; empty on the last page."""
+    @_builtins.property
+    def organizations(self) -> _containers.RepeatedCompositeFieldContainer[_organization_pb2.Organization]:
+        """The page of organizations."""
+
+    def __init__(
+        self,
+        *,
+        organizations: _abc.Iterable[_organization_pb2.Organization] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_page_token", b"next_page_token", "organizations", b"organizations"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListOrganizationsResponse: _TypeAlias = ListOrganizationsResponse  # noqa: Y015
+
+@_typing.final
+class UpdateOrganizationRequest(_message.Message):
+    """Request for UpdateOrganization."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORGANIZATION_FIELD_NUMBER: _builtins.int
+    UPDATE_MASK_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def organization(self) -> _organization_pb2.Organization:
+        """The organization with its `name` set and the new values."""
+
+    @_builtins.property
+    def update_mask(self) -> _field_mask_pb2.FieldMask:
+        """Fields to change (AIP-134)."""
+
+    def __init__(
+        self,
+        *,
+        organization: _organization_pb2.Organization | None = ...,
+        update_mask: _field_mask_pb2.FieldMask | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["organization", b"organization", "update_mask", b"update_mask"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["organization", b"organization", "update_mask", b"update_mask"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateOrganizationRequest: _TypeAlias = UpdateOrganizationRequest  # noqa: Y015
+
+@_typing.final
+class DeleteOrganizationRequest(_message.Message):
+    """Request for DeleteOrganization."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    ETAG_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """`organizations/{organization}`."""
+    etag: _builtins.str
+    """When set, the delete happens only if it matches the current etag."""
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        etag: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteOrganizationRequest: _TypeAlias = DeleteOrganizationRequest  # noqa: Y015
+
+@_typing.final
+class CreateCustomFieldDefinitionRequest(_message.Message):
+    """Request for CreateCustomFieldDefinition."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CUSTOM_FIELD_DEFINITION_FIELD_NUMBER: _builtins.int
+    CUSTOM_FIELD_DEFINITION_ID_FIELD_NUMBER: _builtins.int
+    custom_field_definition_id: _builtins.str
+    """The id, `[a-z][a-z0-9_]{0,62}`, e.g. `region`."""
+    @_builtins.property
+    def custom_field_definition(self) -> _custom_field_pb2.CustomFieldDefinition:
+        """The definition; `name` is ignored."""
+
+    def __init__(
+        self,
+        *,
+        custom_field_definition: _custom_field_pb2.CustomFieldDefinition | None = ...,
+        custom_field_definition_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["custom_field_definition", b"custom_field_definition"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["custom_field_definition", b"custom_field_definition", "custom_field_definition_id", b"custom_field_definition_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateCustomFieldDefinitionRequest: _TypeAlias = CreateCustomFieldDefinitionRequest  # noqa: Y015
+
+@_typing.final
+class GetCustomFieldDefinitionRequest(_message.Message):
+    """Request for GetCustomFieldDefinition."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """`customFieldDefinitions/{id}`."""
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetCustomFieldDefinitionRequest: _TypeAlias = GetCustomFieldDefinitionRequest  # noqa: Y015
+
+@_typing.final
+class ListCustomFieldDefinitionsRequest(_message.Message):
+    """Request for ListCustomFieldDefinitions."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    page_size: _builtins.int
+    """Maximum number to return, 1 to 1000; 50 when unset."""
+    page_token: _builtins.str
+    """Token from a previous response."""
+    def __init__(
+        self,
+        *,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListCustomFieldDefinitionsRequest: _TypeAlias = ListCustomFieldDefinitionsRequest  # noqa: Y015
+
+@_typing.final
+class ListCustomFieldDefinitionsResponse(_message.Message):
+    """Response for ListCustomFieldDefinitions."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CUSTOM_FIELD_DEFINITIONS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Token for the next page; empty on the last page."""
+    @_builtins.property
+    def custom_field_definitions(self) -> _containers.RepeatedCompositeFieldContainer[_custom_field_pb2.CustomFieldDefinition]:
+        """The page of definitions, by id."""
+
+    def __init__(
+        self,
+        *,
+        custom_field_definitions: _abc.Iterable[_custom_field_pb2.CustomFieldDefinition] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["custom_field_definitions", b"custom_field_definitions", "next_page_token", b"next_page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListCustomFieldDefinitionsResponse: _TypeAlias = ListCustomFieldDefinitionsResponse  # noqa: Y015
+
+@_typing.final
+class UpdateCustomFieldDefinitionRequest(_message.Message):
+    """Request for UpdateCustomFieldDefinition."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CUSTOM_FIELD_DEFINITION_FIELD_NUMBER: _builtins.int
+    UPDATE_MASK_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def custom_field_definition(self) -> _custom_field_pb2.CustomFieldDefinition:
+        """The definition with its `name` set and the new values."""
+
+    @_builtins.property
+    def update_mask(self) -> _field_mask_pb2.FieldMask:
+        """Fields to change: display_name, options, applies_to, description."""
+
+    def __init__(
+        self,
+        *,
+        custom_field_definition: _custom_field_pb2.CustomFieldDefinition | None = ...,
+        update_mask: _field_mask_pb2.FieldMask | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["custom_field_definition", b"custom_field_definition", "update_mask", b"update_mask"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["custom_field_definition", b"custom_field_definition", "update_mask", b"update_mask"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateCustomFieldDefinitionRequest: _TypeAlias = UpdateCustomFieldDefinitionRequest  # noqa: Y015
+
+@_typing.final
+class DeleteCustomFieldDefinitionRequest(_message.Message):
+    """Request for DeleteCustomFieldDefinition."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    ETAG_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """`customFieldDefinitions/{id}`."""
+    etag: _builtins.str
+    """When set, the delete happens only if it matches the current etag."""
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        etag: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteCustomFieldDefinitionRequest: _TypeAlias = DeleteCustomFieldDefinitionRequest  # noqa: Y015
+
+@_typing.final
+class CreateRelationshipTypeRequest(_message.Message):
+    """Request for CreateRelationshipType."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RELATIONSHIP_TYPE_FIELD_NUMBER: _builtins.int
+    RELATIONSHIP_TYPE_ID_FIELD_NUMBER: _builtins.int
+    relationship_type_id: _builtins.str
+    """The id, `[a-z0-9-]{1,63}`, e.g. `reports-to`."""
+    @_builtins.property
+    def relationship_type(self) -> _relationship_pb2.RelationshipType:
+        """The type; `name` is ignored."""
+
+    def __init__(
+        self,
+        *,
+        relationship_type: _relationship_pb2.RelationshipType | None = ...,
+        relationship_type_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["relationship_type", b"relationship_type"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["relationship_type", b"relationship_type", "relationship_type_id", b"relationship_type_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateRelationshipTypeRequest: _TypeAlias = CreateRelationshipTypeRequest  # noqa: Y015
+
+@_typing.final
+class ListRelationshipTypesRequest(_message.Message):
+    """Request for ListRelationshipTypes."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    page_size: _builtins.int
+    """Maximum number to return, 1 to 1000; 50 when unset."""
+    page_token: _builtins.str
+    """Token from a previous response."""
+    def __init__(
+        self,
+        *,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListRelationshipTypesRequest: _TypeAlias = ListRelationshipTypesRequest  # noqa: Y015
+
+@_typing.final
+class ListRelationshipTypesResponse(_message.Message):
+    """Response for ListRelationshipTypes."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RELATIONSHIP_TYPES_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Token for the next page; empty on the last page."""
+    @_builtins.property
+    def relationship_types(self) -> _containers.RepeatedCompositeFieldContainer[_relationship_pb2.RelationshipType]:
+        """The page of types, by id."""
+
+    def __init__(
+        self,
+        *,
+        relationship_types: _abc.Iterable[_relationship_pb2.RelationshipType] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_page_token", b"next_page_token", "relationship_types", b"relationship_types"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListRelationshipTypesResponse: _TypeAlias = ListRelationshipTypesResponse  # noqa: Y015
+
+@_typing.final
+class CreateRelationshipRequest(_message.Message):
+    """Request for CreateRelationship."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RELATIONSHIP_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def relationship(self) -> _relationship_pb2.Relationship:
+        """The relationship; `name` is ignored."""
+
+    def __init__(
+        self,
+        *,
+        relationship: _relationship_pb2.Relationship | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["relationship", b"relationship"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["relationship", b"relationship"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateRelationshipRequest: _TypeAlias = CreateRelationshipRequest  # noqa: Y015
+
+@_typing.final
+class GetRelationshipRequest(_message.Message):
+    """Request for GetRelationship."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """`relationships/{id}`."""
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetRelationshipRequest: _TypeAlias = GetRelationshipRequest  # noqa: Y015
+
+@_typing.final
+class ListRelationshipsRequest(_message.Message):
+    """Request for ListRelationships."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RESOURCE_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    FILTER_FIELD_NUMBER: _builtins.int
+    resource: _builtins.str
+    """The record whose relationships to list, at either end:
+    `people/{id}` or `organizations/{id}`.
+    """
+    page_size: _builtins.int
+    """Maximum number to return, 1 to 1000; 50 when unset."""
+    page_token: _builtins.str
+    """Token from a previous response."""
+    filter: _builtins.str
+    """AIP-160 filter over `type`, `role`, `current`, e.g.
+    `type = "relationshipTypes/employment" AND current = true`.
+    """
+    def __init__(
+        self,
+        *,
+        resource: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+        filter: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["filter", b"filter", "page_size", b"page_size", "page_token", b"page_token", "resource", b"resource"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListRelationshipsRequest: _TypeAlias = ListRelationshipsRequest  # noqa: Y015
+
+@_typing.final
+class ListRelationshipsResponse(_message.Message):
+    """Response for ListRelationships."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RELATIONSHIPS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Token for the next page; empty on the last page."""
+    @_builtins.property
+    def relationships(self) -> _containers.RepeatedCompositeFieldContainer[_relationship_pb2.Relationship]:
+        """The page of relationships."""
+
+    def __init__(
+        self,
+        *,
+        relationships: _abc.Iterable[_relationship_pb2.Relationship] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_page_token", b"next_page_token", "relationships", b"relationships"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListRelationshipsResponse: _TypeAlias = ListRelationshipsResponse  # noqa: Y015
+
+@_typing.final
+class UpdateRelationshipRequest(_message.Message):
+    """Request for UpdateRelationship."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RELATIONSHIP_FIELD_NUMBER: _builtins.int
+    UPDATE_MASK_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def relationship(self) -> _relationship_pb2.Relationship:
+        """The relationship with its `name` set and the new values."""
+
+    @_builtins.property
+    def update_mask(self) -> _field_mask_pb2.FieldMask:
+        """Fields to change: role, start_date, end_date."""
+
+    def __init__(
+        self,
+        *,
+        relationship: _relationship_pb2.Relationship | None = ...,
+        update_mask: _field_mask_pb2.FieldMask | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["relationship", b"relationship", "update_mask", b"update_mask"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["relationship", b"relationship", "update_mask", b"update_mask"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateRelationshipRequest: _TypeAlias = UpdateRelationshipRequest  # noqa: Y015
+
+@_typing.final
+class DeleteRelationshipRequest(_message.Message):
+    """Request for DeleteRelationship."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    ETAG_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """`relationships/{id}`."""
+    etag: _builtins.str
+    """When set, the delete happens only if it matches the current etag."""
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        etag: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteRelationshipRequest: _TypeAlias = DeleteRelationshipRequest  # noqa: Y015
+
+@_typing.final
+class CreateNoteRequest(_message.Message):
+    """Request for CreateNote."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PARENT_FIELD_NUMBER: _builtins.int
+    NOTE_FIELD_NUMBER: _builtins.int
+    parent: _builtins.str
+    """`people/{person}` or `organizations/{organization}`."""
+    @_builtins.property
+    def note(self) -> _note_pb2.Note:
+        """The note; `name` is ignored."""
+
+    def __init__(
+        self,
+        *,
+        parent: _builtins.str = ...,
+        note: _note_pb2.Note | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["note", b"note"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["note", b"note", "parent", b"parent"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateNoteRequest: _TypeAlias = CreateNoteRequest  # noqa: Y015
+
+@_typing.final
+class ListNotesRequest(_message.Message):
+    """Request for ListNotes."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PARENT_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    parent: _builtins.str
+    """`people/{person}` or `organizations/{organization}`."""
+    page_size: _builtins.int
+    """Maximum number to return, 1 to 1000; 50 when unset."""
+    page_token: _builtins.str
+    """Token from a previous response."""
+    def __init__(
+        self,
+        *,
+        parent: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token", "parent", b"parent"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListNotesRequest: _TypeAlias = ListNotesRequest  # noqa: Y015
+
+@_typing.final
+class ListNotesResponse(_message.Message):
+    """Response for ListNotes."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NOTES_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Token for the next page; empty on the last page."""
+    @_builtins.property
+    def notes(self) -> _containers.RepeatedCompositeFieldContainer[_note_pb2.Note]:
+        """The page of notes, newest first."""
+
+    def __init__(
+        self,
+        *,
+        notes: _abc.Iterable[_note_pb2.Note] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_page_token", b"next_page_token", "notes", b"notes"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListNotesResponse: _TypeAlias = ListNotesResponse  # noqa: Y015
+
+@_typing.final
+class UpdateNoteRequest(_message.Message):
+    """Request for UpdateNote."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NOTE_FIELD_NUMBER: _builtins.int
+    UPDATE_MASK_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def note(self) -> _note_pb2.Note:
+        """The note with its `name` set and the new body."""
+
+    @_builtins.property
+    def update_mask(self) -> _field_mask_pb2.FieldMask:
+        """Fields to change: body."""
+
+    def __init__(
+        self,
+        *,
+        note: _note_pb2.Note | None = ...,
+        update_mask: _field_mask_pb2.FieldMask | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["note", b"note", "update_mask", b"update_mask"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["note", b"note", "update_mask", b"update_mask"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateNoteRequest: _TypeAlias = UpdateNoteRequest  # noqa: Y015
+
+@_typing.final
+class DeleteNoteRequest(_message.Message):
+    """Request for DeleteNote."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    ETAG_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """`people/{person}/notes/{note}` or `organizations/{organization}/notes/{note}`."""
+    etag: _builtins.str
+    """When set, the delete happens only if it matches the current etag."""
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        etag: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteNoteRequest: _TypeAlias = DeleteNoteRequest  # noqa: Y015
+
+@_typing.final
+class ListTimelineEntriesRequest(_message.Message):
+    """Request for ListTimelineEntries."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PARENT_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    parent: _builtins.str
+    """`people/{person}` or `organizations/{organization}`."""
+    page_size: _builtins.int
+    """Maximum number to return, 1 to 1000; 50 when unset."""
+    page_token: _builtins.str
+    """Token from a previous response."""
+    def __init__(
+        self,
+        *,
+        parent: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token", "parent", b"parent"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListTimelineEntriesRequest: _TypeAlias = ListTimelineEntriesRequest  # noqa: Y015
+
+@_typing.final
+class ListTimelineEntriesResponse(_message.Message):
+    """Response for ListTimelineEntries."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TIMELINE_ENTRIES_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Token for the next page; empty on the last page."""
+    @_builtins.property
+    def timeline_entries(self) -> _containers.RepeatedCompositeFieldContainer[_note_pb2.TimelineEntry]:
+        """The page of entries, newest first."""
+
+    def __init__(
+        self,
+        *,
+        timeline_entries: _abc.Iterable[_note_pb2.TimelineEntry] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_page_token", b"next_page_token", "timeline_entries", b"timeline_entries"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListTimelineEntriesResponse: _TypeAlias = ListTimelineEntriesResponse  # noqa: Y015
+
+@_typing.final
+class SearchContactsRequest(_message.Message):
+    """Request for SearchContacts."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    QUERY_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    query: _builtins.str
+    """Words to find in names, email addresses and organization names; a
+    trailing word matches as a prefix ("lovel" finds "Lovelace").
+    """
+    kind: _custom_field_pb2.ContactKind.ValueType
+    """Restrict to one kind; both when unspecified."""
+    page_size: _builtins.int
+    """Maximum number to return, 1 to 100; 20 when unset."""
+    page_token: _builtins.str
+    """Token from a previous response."""
+    def __init__(
+        self,
+        *,
+        query: _builtins.str = ...,
+        kind: _custom_field_pb2.ContactKind.ValueType = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["kind", b"kind", "page_size", b"page_size", "page_token", b"page_token", "query", b"query"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SearchContactsRequest: _TypeAlias = SearchContactsRequest  # noqa: Y015
+
+@_typing.final
+class SearchResult(_message.Message):
+    """One search hit."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PERSON_FIELD_NUMBER: _builtins.int
+    ORGANIZATION_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def person(self) -> _person_pb2.Person:
+        """A person."""
+
+    @_builtins.property
+    def organization(self) -> _organization_pb2.Organization:
+        """An organization."""
+
+    def __init__(
+        self,
+        *,
+        person: _person_pb2.Person | None = ...,
+        organization: _organization_pb2.Organization | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["organization", b"organization", "person", b"person", "result", b"result"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["organization", b"organization", "person", b"person", "result", b"result"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_result: _TypeAlias = _typing.Literal["person", "organization"]  # noqa: Y015
+    _WhichOneofArgType_result: _TypeAlias = _typing.Literal["result", b"result"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_result) -> _WhichOneofReturnType_result | None: ...
+
+Global___SearchResult: _TypeAlias = SearchResult  # noqa: Y015
+
+@_typing.final
+class SearchContactsResponse(_message.Message):
+    """Response for SearchContacts."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RESULTS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Token for the next page; empty on the last page."""
+    @_builtins.property
+    def results(self) -> _containers.RepeatedCompositeFieldContainer[Global___SearchResult]:
+        """The hits, best first."""
+
+    def __init__(
+        self,
+        *,
+        results: _abc.Iterable[Global___SearchResult] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_page_token", b"next_page_token", "results", b"results"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SearchContactsResponse: _TypeAlias = SearchContactsResponse  # noqa: Y015
+
+@_typing.final
+class FindDuplicatePeopleRequest(_message.Message):
+    """Request for FindDuplicatePeople."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    page_size: _builtins.int
+    """Maximum number of groups to return, 1 to 100; 20 when unset."""
+    page_token: _builtins.str
+    """Token from a previous response."""
+    def __init__(
+        self,
+        *,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FindDuplicatePeopleRequest: _TypeAlias = FindDuplicatePeopleRequest  # noqa: Y015
+
+@_typing.final
+class DuplicateGroup(_message.Message):
+    """People that look like one person, and why."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PEOPLE_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    EVIDENCE_FIELD_NUMBER: _builtins.int
+    reason: Global___DuplicateReason.ValueType
+    """What they share."""
+    evidence: _builtins.str
+    """The shared value, e.g. the canonical email or phone."""
+    @_builtins.property
+    def people(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """`people/{id}` of each, oldest first."""
+
+    def __init__(
+        self,
+        *,
+        people: _abc.Iterable[_builtins.str] | None = ...,
+        reason: Global___DuplicateReason.ValueType = ...,
+        evidence: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["evidence", b"evidence", "people", b"people", "reason", b"reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DuplicateGroup: _TypeAlias = DuplicateGroup  # noqa: Y015
+
+@_typing.final
+class FindDuplicatePeopleResponse(_message.Message):
+    """Response for FindDuplicatePeople."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    GROUPS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Token for the next page; empty on the last page."""
+    @_builtins.property
+    def groups(self) -> _containers.RepeatedCompositeFieldContainer[Global___DuplicateGroup]:
+        """The groups found."""
+
+    def __init__(
+        self,
+        *,
+        groups: _abc.Iterable[Global___DuplicateGroup] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["groups", b"groups", "next_page_token", b"next_page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FindDuplicatePeopleResponse: _TypeAlias = FindDuplicatePeopleResponse  # noqa: Y015
+
+@_typing.final
+class MergePeopleRequest(_message.Message):
+    """Request for MergePeople."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PERSON_FIELD_NUMBER: _builtins.int
+    MERGED_PEOPLE_FIELD_NUMBER: _builtins.int
+    ETAG_FIELD_NUMBER: _builtins.int
+    person: _builtins.str
+    """The person that remains, `people/{id}`."""
+    etag: _builtins.str
+    """When set, the merge happens only if it matches the survivor's etag."""
+    @_builtins.property
+    def merged_people(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The people merged into it and removed."""
+
+    def __init__(
+        self,
+        *,
+        person: _builtins.str = ...,
+        merged_people: _abc.Iterable[_builtins.str] | None = ...,
+        etag: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "merged_people", b"merged_people", "person", b"person"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MergePeopleRequest: _TypeAlias = MergePeopleRequest  # noqa: Y015
+
+@_typing.final
+class ImportContactsRequest(_message.Message):
+    """One message of an import stream: first the header, then CSV data."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HEADER_FIELD_NUMBER: _builtins.int
+    CSV_DATA_FIELD_NUMBER: _builtins.int
+    csv_data: _builtins.bytes
+    """The next chunk of CSV text (UTF-8); rows may span chunks."""
+    @_builtins.property
+    def header(self) -> Global___ImportHeader:
+        """The first message: what to import and how columns map to fields."""
+
+    def __init__(
+        self,
+        *,
+        header: Global___ImportHeader | None = ...,
+        csv_data: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["csv_data", b"csv_data", "header", b"header", "payload", b"payload"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["csv_data", b"csv_data", "header", b"header", "payload", b"payload"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_payload: _TypeAlias = _typing.Literal["header", "csv_data"]  # noqa: Y015
+    _WhichOneofArgType_payload: _TypeAlias = _typing.Literal["payload", b"payload"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_payload) -> _WhichOneofReturnType_payload | None: ...
+
+Global___ImportContactsRequest: _TypeAlias = ImportContactsRequest  # noqa: Y015
+
+@_typing.final
+class ImportHeader(_message.Message):
+    """How to read an import."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class ColumnMappingsEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    KIND_FIELD_NUMBER: _builtins.int
+    COLUMN_MAPPINGS_FIELD_NUMBER: _builtins.int
+    kind: _custom_field_pb2.ContactKind.ValueType
+    """What the rows are."""
+    @_builtins.property
+    def column_mappings(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """Column header to field, e.g. "E-mail" -> `email_addresses`,
+        "Region" -> `custom_fields.region`. Columns mapped to nothing are
+        ignored; when empty, headers equal to field names map to themselves.
+        """
+
+    def __init__(
+        self,
+        *,
+        kind: _custom_field_pb2.ContactKind.ValueType = ...,
+        column_mappings: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["column_mappings", b"column_mappings", "kind", b"kind"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ImportHeader: _TypeAlias = ImportHeader  # noqa: Y015
+
+@_typing.final
+class ImportRowError(_message.Message):
+    """A row that could not be imported."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ROW_FIELD_NUMBER: _builtins.int
+    COLUMN_FIELD_NUMBER: _builtins.int
+    DESCRIPTION_FIELD_NUMBER: _builtins.int
+    row: _builtins.int
+    """1-based row number, the header row not counted."""
+    column: _builtins.str
+    """The column, or empty for the whole row."""
+    description: _builtins.str
+    """What is wrong."""
+    def __init__(
+        self,
+        *,
+        row: _builtins.int = ...,
+        column: _builtins.str = ...,
+        description: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["column", b"column", "description", b"description", "row", b"row"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ImportRowError: _TypeAlias = ImportRowError  # noqa: Y015
+
+@_typing.final
+class ImportContactsResponse(_message.Message):
+    """Response for ImportContacts."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CREATED_COUNT_FIELD_NUMBER: _builtins.int
+    UPDATED_COUNT_FIELD_NUMBER: _builtins.int
+    UNCHANGED_COUNT_FIELD_NUMBER: _builtins.int
+    FAILED_COUNT_FIELD_NUMBER: _builtins.int
+    ERRORS_FIELD_NUMBER: _builtins.int
+    created_count: _builtins.int
+    """Rows that created a record."""
+    updated_count: _builtins.int
+    """Rows that updated an existing record."""
+    unchanged_count: _builtins.int
+    """Rows that matched a record already holding the same values."""
+    failed_count: _builtins.int
+    """Rows that failed; see `errors`."""
+    @_builtins.property
+    def errors(self) -> _containers.RepeatedCompositeFieldContainer[Global___ImportRowError]:
+        """The failures, up to 1000."""
+
+    def __init__(
+        self,
+        *,
+        created_count: _builtins.int = ...,
+        updated_count: _builtins.int = ...,
+        unchanged_count: _builtins.int = ...,
+        failed_count: _builtins.int = ...,
+        errors: _abc.Iterable[Global___ImportRowError] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["created_count", b"created_count", "errors", b"errors", "failed_count", b"failed_count", "unchanged_count", b"unchanged_count", "updated_count", b"updated_count"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ImportContactsResponse: _TypeAlias = ImportContactsResponse  # noqa: Y015
+
+@_typing.final
+class ExportContactsRequest(_message.Message):
+    """Request for ExportContacts."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KIND_FIELD_NUMBER: _builtins.int
+    FILTER_FIELD_NUMBER: _builtins.int
+    kind: _custom_field_pb2.ContactKind.ValueType
+    """What to export."""
+    filter: _builtins.str
+    """AIP-160 filter as in ListPeople / ListOrganizations."""
+    def __init__(
+        self,
+        *,
+        kind: _custom_field_pb2.ContactKind.ValueType = ...,
+        filter: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["filter", b"filter", "kind", b"kind"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExportContactsRequest: _TypeAlias = ExportContactsRequest  # noqa: Y015
+
+@_typing.final
+class ExportContactsResponse(_message.Message):
+    """One exported record."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PERSON_FIELD_NUMBER: _builtins.int
+    ORGANIZATION_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def person(self) -> _person_pb2.Person:
+        """A person."""
+
+    @_builtins.property
+    def organization(self) -> _organization_pb2.Organization:
+        """An organization."""
+
+    def __init__(
+        self,
+        *,
+        person: _person_pb2.Person | None = ...,
+        organization: _organization_pb2.Organization | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["organization", b"organization", "person", b"person", "record", b"record"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["organization", b"organization", "person", b"person", "record", b"record"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_record: _TypeAlias = _typing.Literal["person", "organization"]  # noqa: Y015
+    _WhichOneofArgType_record: _TypeAlias = _typing.Literal["record", b"record"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_record) -> _WhichOneofReturnType_record | None: ...
+
+Global___ExportContactsResponse: _TypeAlias = ExportContactsResponse  # noqa: Y015
+
+@_typing.final
+class ErasePersonRequest(_message.Message):
+    """Request for ErasePerson."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """`people/{person}`."""
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ErasePersonRequest: _TypeAlias = ErasePersonRequest  # noqa: Y015
+
+@_typing.final
+class ExportPersonDataRequest(_message.Message):
+    """Request for ExportPersonData."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """`people/{person}`."""
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExportPersonDataRequest: _TypeAlias = ExportPersonDataRequest  # noqa: Y015
+
+@_typing.final
+class PersonDataExport(_message.Message):
+    """Everything the contacts service holds about one person."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PERSON_FIELD_NUMBER: _builtins.int
+    NOTES_FIELD_NUMBER: _builtins.int
+    RELATIONSHIPS_FIELD_NUMBER: _builtins.int
+    TIMELINE_ENTRIES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def person(self) -> _person_pb2.Person:
+        """The person."""
+
+    @_builtins.property
+    def notes(self) -> _containers.RepeatedCompositeFieldContainer[_note_pb2.Note]:
+        """Their notes."""
+
+    @_builtins.property
+    def relationships(self) -> _containers.RepeatedCompositeFieldContainer[_relationship_pb2.Relationship]:
+        """Their relationships."""
+
+    @_builtins.property
+    def timeline_entries(self) -> _containers.RepeatedCompositeFieldContainer[_note_pb2.TimelineEntry]:
+        """Their timeline."""
+
+    def __init__(
+        self,
+        *,
+        person: _person_pb2.Person | None = ...,
+        notes: _abc.Iterable[_note_pb2.Note] | None = ...,
+        relationships: _abc.Iterable[_relationship_pb2.Relationship] | None = ...,
+        timeline_entries: _abc.Iterable[_note_pb2.TimelineEntry] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["person", b"person"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["notes", b"notes", "person", b"person", "relationships", b"relationships", "timeline_entries", b"timeline_entries"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PersonDataExport: _TypeAlias = PersonDataExport  # noqa: Y015

@@ -4,7 +4,11 @@ import grpc
 import warnings
 
 from crm.contacts.v1 import contacts_service_pb2 as crm_dot_contacts_dot_v1_dot_contacts__service__pb2
+from crm.contacts.v1 import custom_field_pb2 as crm_dot_contacts_dot_v1_dot_custom__field__pb2
+from crm.contacts.v1 import note_pb2 as crm_dot_contacts_dot_v1_dot_note__pb2
+from crm.contacts.v1 import organization_pb2 as crm_dot_contacts_dot_v1_dot_organization__pb2
 from crm.contacts.v1 import person_pb2 as crm_dot_contacts_dot_v1_dot_person__pb2
+from crm.contacts.v1 import relationship_pb2 as crm_dot_contacts_dot_v1_dot_relationship__pb2
 from google.protobuf import empty_pb2 as google_dot_protobuf_dot_empty__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
@@ -63,6 +67,151 @@ class ContactsServiceStub:
                 request_serializer=crm_dot_contacts_dot_v1_dot_contacts__service__pb2.DeletePersonRequest.SerializeToString,
                 response_deserializer=google_dot_protobuf_dot_empty__pb2.Empty.FromString,
                 _registered_method=True)
+        self.CreateOrganization = channel.unary_unary(
+                '/crm.contacts.v1.ContactsService/CreateOrganization',
+                request_serializer=crm_dot_contacts_dot_v1_dot_contacts__service__pb2.CreateOrganizationRequest.SerializeToString,
+                response_deserializer=crm_dot_contacts_dot_v1_dot_organization__pb2.Organization.FromString,
+                _registered_method=True)
+        self.GetOrganization = channel.unary_unary(
+                '/crm.contacts.v1.ContactsService/GetOrganization',
+                request_serializer=crm_dot_contacts_dot_v1_dot_contacts__service__pb2.GetOrganizationRequest.SerializeToString,
+                response_deserializer=crm_dot_contacts_dot_v1_dot_organization__pb2.Organization.FromString,
+                _registered_method=True)
+        self.ListOrganizations = channel.unary_unary(
+                '/crm.contacts.v1.ContactsService/ListOrganizations',
+                request_serializer=crm_dot_contacts_dot_v1_dot_contacts__service__pb2.ListOrganizationsRequest.SerializeToString,
+                response_deserializer=crm_dot_contacts_dot_v1_dot_contacts__service__pb2.ListOrganizationsResponse.FromString,
+                _registered_method=True)
+        self.UpdateOrganization = channel.unary_unary(
+                '/crm.contacts.v1.ContactsService/UpdateOrganization',
+                request_serializer=crm_dot_contacts_dot_v1_dot_contacts__service__pb2.UpdateOrganizationRequest.SerializeToString,
+                response_deserializer=crm_dot_contacts_dot_v1_dot_organization__pb2.Organization.FromString,
+                _registered_method=True)
+        self.DeleteOrganization = channel.unary_unary(
+                '/crm.contacts.v1.ContactsService/DeleteOrganization',
+                request_serializer=crm_dot_contacts_dot_v1_dot_contacts__service__pb2.DeleteOrganizationRequest.SerializeToString,
+                response_deserializer=google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+                _registered_method=True)
+        self.CreateCustomFieldDefinition = channel.unary_unary(
+                '/crm.contacts.v1.ContactsService/CreateCustomFieldDefinition',
+                request_serializer=crm_dot_contacts_dot_v1_dot_contacts__service__pb2.CreateCustomFieldDefinitionRequest.SerializeToString,
+                response_deserializer=crm_dot_contacts_dot_v1_dot_custom__field__pb2.CustomFieldDefinition.FromString,
+                _registered_method=True)
+        self.GetCustomFieldDefinition = channel.unary_unary(
+                '/crm.contacts.v1.ContactsService/GetCustomFieldDefinition',
+                request_serializer=crm_dot_contacts_dot_v1_dot_contacts__service__pb2.GetCustomFieldDefinitionRequest.SerializeToString,
+                response_deserializer=crm_dot_contacts_dot_v1_dot_custom__field__pb2.CustomFieldDefinition.FromString,
+                _registered_method=True)
+        self.ListCustomFieldDefinitions = channel.unary_unary(
+                '/crm.contacts.v1.ContactsService/ListCustomFieldDefinitions',
+                request_serializer=crm_dot_contacts_dot_v1_dot_contacts__service__pb2.ListCustomFieldDefinitionsRequest.SerializeToString,
+                response_deserializer=crm_dot_contacts_dot_v1_dot_contacts__service__pb2.ListCustomFieldDefinitionsResponse.FromString,
+                _registered_method=True)
+        self.UpdateCustomFieldDefinition = channel.unary_unary(
+                '/crm.contacts.v1.ContactsService/UpdateCustomFieldDefinition',
+                request_serializer=crm_dot_contacts_dot_v1_dot_contacts__service__pb2.UpdateCustomFieldDefinitionRequest.SerializeToString,
+                response_deserializer=crm_dot_contacts_dot_v1_dot_custom__field__pb2.CustomFieldDefinition.FromString,
+                _registered_method=True)
+        self.DeleteCustomFieldDefinition = channel.unary_unary(
+                '/crm.contacts.v1.ContactsService/DeleteCustomFieldDefinition',
+                request_serializer=crm_dot_contacts_dot_v1_dot_contacts__service__pb2.DeleteCustomFieldDefinitionRequest.SerializeToString,
+                response_deserializer=google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+                _registered_method=True)
+        self.CreateRelationshipType = channel.unary_unary(
+                '/crm.contacts.v1.ContactsService/CreateRelationshipType',
+                request_serializer=crm_dot_contacts_dot_v1_dot_contacts__service__pb2.CreateRelationshipTypeRequest.SerializeToString,
+                response_deserializer=crm_dot_contacts_dot_v1_dot_relationship__pb2.RelationshipType.FromString,
+                _registered_method=True)
+        self.ListRelationshipTypes = channel.unary_unary(
+                '/crm.contacts.v1.ContactsService/ListRelationshipTypes',
+                request_serializer=crm_dot_contacts_dot_v1_dot_contacts__service__pb2.ListRelationshipTypesRequest.SerializeToString,
+                response_deserializer=crm_dot_contacts_dot_v1_dot_contacts__service__pb2.ListRelationshipTypesResponse.FromString,
+                _registered_method=True)
+        self.CreateRelationship = channel.unary_unary(
+                '/crm.contacts.v1.ContactsService/CreateRelationship',
+                request_serializer=crm_dot_contacts_dot_v1_dot_contacts__service__pb2.CreateRelationshipRequest.SerializeToString,
+                response_deserializer=crm_dot_contacts_dot_v1_dot_relationship__pb2.Relationship.FromString,
+                _registered_method=True)
+        self.GetRelationship = channel.unary_unary(
+                '/crm.contacts.v1.ContactsService/GetRelationship',
+                request_serializer=crm_dot_contacts_dot_v1_dot_contacts__service__pb2.GetRelationshipRequest.SerializeToString,
+                response_deserializer=crm_dot_contacts_dot_v1_dot_relationship__pb2.Relationship.FromString,
+                _registered_method=True)
+        self.ListRelationships = channel.unary_unary(
+                '/crm.contacts.v1.ContactsService/ListRelationships',
+                request_serializer=crm_dot_contacts_dot_v1_dot_contacts__service__pb2.ListRelationshipsRequest.SerializeToString,
+                response_deserializer=crm_dot_contacts_dot_v1_dot_contacts__service__pb2.ListRelationshipsResponse.FromString,
+                _registered_method=True)
+        self.UpdateRelationship = channel.unary_unary(
+                '/crm.contacts.v1.ContactsService/UpdateRelationship',
+                request_serializer=crm_dot_contacts_dot_v1_dot_contacts__service__pb2.UpdateRelationshipRequest.SerializeToString,
+                response_deserializer=crm_dot_contacts_dot_v1_dot_relationship__pb2.Relationship.FromString,
+                _registered_method=True)
+        self.DeleteRelationship = channel.unary_unary(
+                '/crm.contacts.v1.ContactsService/DeleteRelationship',
+                request_serializer=crm_dot_contacts_dot_v1_dot_contacts__service__pb2.DeleteRelationshipRequest.SerializeToString,
+                response_deserializer=google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+                _registered_method=True)
+        self.CreateNote = channel.unary_unary(
+                '/crm.contacts.v1.ContactsService/CreateNote',
+                request_serializer=crm_dot_contacts_dot_v1_dot_contacts__service__pb2.CreateNoteRequest.SerializeToString,
+                response_deserializer=crm_dot_contacts_dot_v1_dot_note__pb2.Note.FromString,
+                _registered_method=True)
+        self.ListNotes = channel.unary_unary(
+                '/crm.contacts.v1.ContactsService/ListNotes',
+                request_serializer=crm_dot_contacts_dot_v1_dot_contacts__service__pb2.ListNotesRequest.SerializeToString,
+                response_deserializer=crm_dot_contacts_dot_v1_dot_contacts__service__pb2.ListNotesResponse.FromString,
+                _registered_method=True)
+        self.UpdateNote = channel.unary_unary(
+                '/crm.contacts.v1.ContactsService/UpdateNote',
+                request_serializer=crm_dot_contacts_dot_v1_dot_contacts__service__pb2.UpdateNoteRequest.SerializeToString,
+                response_deserializer=crm_dot_contacts_dot_v1_dot_note__pb2.Note.FromString,
+                _registered_method=True)
+        self.DeleteNote = channel.unary_unary(
+                '/crm.contacts.v1.ContactsService/DeleteNote',
+                request_serializer=crm_dot_contacts_dot_v1_dot_contacts__service__pb2.DeleteNoteRequest.SerializeToString,
+                response_deserializer=google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+                _registered_method=True)
+        self.ListTimelineEntries = channel.unary_unary(
+                '/crm.contacts.v1.ContactsService/ListTimelineEntries',
+                request_serializer=crm_dot_contacts_dot_v1_dot_contacts__service__pb2.ListTimelineEntriesRequest.SerializeToString,
+                response_deserializer=crm_dot_contacts_dot_v1_dot_contacts__service__pb2.ListTimelineEntriesResponse.FromString,
+                _registered_method=True)
+        self.SearchContacts = channel.unary_unary(
+                '/crm.contacts.v1.ContactsService/SearchContacts',
+                request_serializer=crm_dot_contacts_dot_v1_dot_contacts__service__pb2.SearchContactsRequest.SerializeToString,
+                response_deserializer=crm_dot_contacts_dot_v1_dot_contacts__service__pb2.SearchContactsResponse.FromString,
+                _registered_method=True)
+        self.FindDuplicatePeople = channel.unary_unary(
+                '/crm.contacts.v1.ContactsService/FindDuplicatePeople',
+                request_serializer=crm_dot_contacts_dot_v1_dot_contacts__service__pb2.FindDuplicatePeopleRequest.SerializeToString,
+                response_deserializer=crm_dot_contacts_dot_v1_dot_contacts__service__pb2.FindDuplicatePeopleResponse.FromString,
+                _registered_method=True)
+        self.MergePeople = channel.unary_unary(
+                '/crm.contacts.v1.ContactsService/MergePeople',
+                request_serializer=crm_dot_contacts_dot_v1_dot_contacts__service__pb2.MergePeopleRequest.SerializeToString,
+                response_deserializer=crm_dot_contacts_dot_v1_dot_person__pb2.Person.FromString,
+                _registered_method=True)
+        self.ImportContacts = channel.stream_unary(
+                '/crm.contacts.v1.ContactsService/ImportContacts',
+                request_serializer=crm_dot_contacts_dot_v1_dot_contacts__service__pb2.ImportContactsRequest.SerializeToString,
+                response_deserializer=crm_dot_contacts_dot_v1_dot_contacts__service__pb2.ImportContactsResponse.FromString,
+                _registered_method=True)
+        self.ExportContacts = channel.unary_stream(
+                '/crm.contacts.v1.ContactsService/ExportContacts',
+                request_serializer=crm_dot_contacts_dot_v1_dot_contacts__service__pb2.ExportContactsRequest.SerializeToString,
+                response_deserializer=crm_dot_contacts_dot_v1_dot_contacts__service__pb2.ExportContactsResponse.FromString,
+                _registered_method=True)
+        self.ErasePerson = channel.unary_unary(
+                '/crm.contacts.v1.ContactsService/ErasePerson',
+                request_serializer=crm_dot_contacts_dot_v1_dot_contacts__service__pb2.ErasePersonRequest.SerializeToString,
+                response_deserializer=crm_dot_contacts_dot_v1_dot_person__pb2.Person.FromString,
+                _registered_method=True)
+        self.ExportPersonData = channel.unary_unary(
+                '/crm.contacts.v1.ContactsService/ExportPersonData',
+                request_serializer=crm_dot_contacts_dot_v1_dot_contacts__service__pb2.ExportPersonDataRequest.SerializeToString,
+                response_deserializer=crm_dot_contacts_dot_v1_dot_contacts__service__pb2.PersonDataExport.FromString,
+                _registered_method=True)
 
 
 class ContactsServiceServicer:
@@ -71,8 +220,8 @@ class ContactsServiceServicer:
     """
 
     def CreatePerson(self, request, context):
-        """Creates a person. Fails with ALREADY_EXISTS when one of the email
-        addresses belongs to another person.
+        """Creates a person. ALREADY_EXISTS when one of the email addresses belongs
+        to another person, or `person_id` is taken.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -106,6 +255,213 @@ class ContactsServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateOrganization(self, request, context):
+        """Creates an organization. ALREADY_EXISTS when a domain belongs to another.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetOrganization(self, request, context):
+        """Gets an organization by resource name.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListOrganizations(self, request, context):
+        """Lists organizations.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateOrganization(self, request, context):
+        """Updates the fields named in `update_mask`; ABORTED on a stale etag.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteOrganization(self, request, context):
+        """Deletes an organization and the relationships and notes that hang on it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateCustomFieldDefinition(self, request, context):
+        """Defines a custom field.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetCustomFieldDefinition(self, request, context):
+        """Gets a custom field definition.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListCustomFieldDefinitions(self, request, context):
+        """Lists custom field definitions.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateCustomFieldDefinition(self, request, context):
+        """Changes a definition's label, options, description or kinds.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteCustomFieldDefinition(self, request, context):
+        """Deletes a definition; FAILED_PRECONDITION while records hold values.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateRelationshipType(self, request, context):
+        """Creates a relationship type.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListRelationshipTypes(self, request, context):
+        """Lists relationship types, the built-in ones included.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateRelationship(self, request, context):
+        """Links two records.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetRelationship(self, request, context):
+        """Gets a relationship.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListRelationships(self, request, context):
+        """Lists the relationships of a record, from either end.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateRelationship(self, request, context):
+        """Changes role and dates of a relationship.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteRelationship(self, request, context):
+        """Removes a relationship.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateNote(self, request, context):
+        """Adds a note to a person or organization.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListNotes(self, request, context):
+        """Lists the notes of a person or organization, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateNote(self, request, context):
+        """Changes a note's body.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteNote(self, request, context):
+        """Deletes a note.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListTimelineEntries(self, request, context):
+        """The customer's timeline: notes and what the other services announced
+        about the customer (deals, tickets, projects), newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SearchContacts(self, request, context):
+        """Full-text search over names, emails and organization names.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def FindDuplicatePeople(self, request, context):
+        """Groups of people that are likely the same person.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def MergePeople(self, request, context):
+        """Merges people into one: links, notes, contact points and custom fields
+        move to the survivor, the others are removed, `contact.merged` tells the
+        other services to re-point their references.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ImportContacts(self, request_iterator, context):
+        """Imports people or organizations from CSV; idempotent, reports errors per row.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ExportContacts(self, request, context):
+        """Streams every person or organization matching a filter.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ErasePerson(self, request, context):
+        """Erases a person's personal data for good (GDPR art. 17), keeping an
+        anonymous tombstone so references elsewhere stay valid.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ExportPersonData(self, request, context):
+        """Everything this service holds about a person (GDPR art. 15/20).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ContactsServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -133,6 +489,151 @@ def add_ContactsServiceServicer_to_server(servicer, server):
                     servicer.DeletePerson,
                     request_deserializer=crm_dot_contacts_dot_v1_dot_contacts__service__pb2.DeletePersonRequest.FromString,
                     response_serializer=google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
+            ),
+            'CreateOrganization': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateOrganization,
+                    request_deserializer=crm_dot_contacts_dot_v1_dot_contacts__service__pb2.CreateOrganizationRequest.FromString,
+                    response_serializer=crm_dot_contacts_dot_v1_dot_organization__pb2.Organization.SerializeToString,
+            ),
+            'GetOrganization': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetOrganization,
+                    request_deserializer=crm_dot_contacts_dot_v1_dot_contacts__service__pb2.GetOrganizationRequest.FromString,
+                    response_serializer=crm_dot_contacts_dot_v1_dot_organization__pb2.Organization.SerializeToString,
+            ),
+            'ListOrganizations': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListOrganizations,
+                    request_deserializer=crm_dot_contacts_dot_v1_dot_contacts__service__pb2.ListOrganizationsRequest.FromString,
+                    response_serializer=crm_dot_contacts_dot_v1_dot_contacts__service__pb2.ListOrganizationsResponse.SerializeToString,
+            ),
+            'UpdateOrganization': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateOrganization,
+                    request_deserializer=crm_dot_contacts_dot_v1_dot_contacts__service__pb2.UpdateOrganizationRequest.FromString,
+                    response_serializer=crm_dot_contacts_dot_v1_dot_organization__pb2.Organization.SerializeToString,
+            ),
+            'DeleteOrganization': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteOrganization,
+                    request_deserializer=crm_dot_contacts_dot_v1_dot_contacts__service__pb2.DeleteOrganizationRequest.FromString,
+                    response_serializer=google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
+            ),
+            'CreateCustomFieldDefinition': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateCustomFieldDefinition,
+                    request_deserializer=crm_dot_contacts_dot_v1_dot_contacts__service__pb2.CreateCustomFieldDefinitionRequest.FromString,
+                    response_serializer=crm_dot_contacts_dot_v1_dot_custom__field__pb2.CustomFieldDefinition.SerializeToString,
+            ),
+            'GetCustomFieldDefinition': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCustomFieldDefinition,
+                    request_deserializer=crm_dot_contacts_dot_v1_dot_contacts__service__pb2.GetCustomFieldDefinitionRequest.FromString,
+                    response_serializer=crm_dot_contacts_dot_v1_dot_custom__field__pb2.CustomFieldDefinition.SerializeToString,
+            ),
+            'ListCustomFieldDefinitions': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListCustomFieldDefinitions,
+                    request_deserializer=crm_dot_contacts_dot_v1_dot_contacts__service__pb2.ListCustomFieldDefinitionsRequest.FromString,
+                    response_serializer=crm_dot_contacts_dot_v1_dot_contacts__service__pb2.ListCustomFieldDefinitionsResponse.SerializeToString,
+            ),
+            'UpdateCustomFieldDefinition': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateCustomFieldDefinition,
+                    request_deserializer=crm_dot_contacts_dot_v1_dot_contacts__service__pb2.UpdateCustomFieldDefinitionRequest.FromString,
+                    response_serializer=crm_dot_contacts_dot_v1_dot_custom__field__pb2.CustomFieldDefinition.SerializeToString,
+            ),
+            'DeleteCustomFieldDefinition': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteCustomFieldDefinition,
+                    request_deserializer=crm_dot_contacts_dot_v1_dot_contacts__service__pb2.DeleteCustomFieldDefinitionRequest.FromString,
+                    response_serializer=google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
+            ),
+            'CreateRelationshipType': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateRelationshipType,
+                    request_deserializer=crm_dot_contacts_dot_v1_dot_contacts__service__pb2.CreateRelationshipTypeRequest.FromString,
+                    response_serializer=crm_dot_contacts_dot_v1_dot_relationship__pb2.RelationshipType.SerializeToString,
+            ),
+            'ListRelationshipTypes': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListRelationshipTypes,
+                    request_deserializer=crm_dot_contacts_dot_v1_dot_contacts__service__pb2.ListRelationshipTypesRequest.FromString,
+                    response_serializer=crm_dot_contacts_dot_v1_dot_contacts__service__pb2.ListRelationshipTypesResponse.SerializeToString,
+            ),
+            'CreateRelationship': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateRelationship,
+                    request_deserializer=crm_dot_contacts_dot_v1_dot_contacts__service__pb2.CreateRelationshipRequest.FromString,
+                    response_serializer=crm_dot_contacts_dot_v1_dot_relationship__pb2.Relationship.SerializeToString,
+            ),
+            'GetRelationship': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetRelationship,
+                    request_deserializer=crm_dot_contacts_dot_v1_dot_contacts__service__pb2.GetRelationshipRequest.FromString,
+                    response_serializer=crm_dot_contacts_dot_v1_dot_relationship__pb2.Relationship.SerializeToString,
+            ),
+            'ListRelationships': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListRelationships,
+                    request_deserializer=crm_dot_contacts_dot_v1_dot_contacts__service__pb2.ListRelationshipsRequest.FromString,
+                    response_serializer=crm_dot_contacts_dot_v1_dot_contacts__service__pb2.ListRelationshipsResponse.SerializeToString,
+            ),
+            'UpdateRelationship': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateRelationship,
+                    request_deserializer=crm_dot_contacts_dot_v1_dot_contacts__service__pb2.UpdateRelationshipRequest.FromString,
+                    response_serializer=crm_dot_contacts_dot_v1_dot_relationship__pb2.Relationship.SerializeToString,
+            ),
+            'DeleteRelationship': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteRelationship,
+                    request_deserializer=crm_dot_contacts_dot_v1_dot_contacts__service__pb2.DeleteRelationshipRequest.FromString,
+                    response_serializer=google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
+            ),
+            'CreateNote': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateNote,
+                    request_deserializer=crm_dot_contacts_dot_v1_dot_contacts__service__pb2.CreateNoteRequest.FromString,
+                    response_serializer=crm_dot_contacts_dot_v1_dot_note__pb2.Note.SerializeToString,
+            ),
+            'ListNotes': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListNotes,
+                    request_deserializer=crm_dot_contacts_dot_v1_dot_contacts__service__pb2.ListNotesRequest.FromString,
+                    response_serializer=crm_dot_contacts_dot_v1_dot_contacts__service__pb2.ListNotesResponse.SerializeToString,
+            ),
+            'UpdateNote': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateNote,
+                    request_deserializer=crm_dot_contacts_dot_v1_dot_contacts__service__pb2.UpdateNoteRequest.FromString,
+                    response_serializer=crm_dot_contacts_dot_v1_dot_note__pb2.Note.SerializeToString,
+            ),
+            'DeleteNote': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteNote,
+                    request_deserializer=crm_dot_contacts_dot_v1_dot_contacts__service__pb2.DeleteNoteRequest.FromString,
+                    response_serializer=google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
+            ),
+            'ListTimelineEntries': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListTimelineEntries,
+                    request_deserializer=crm_dot_contacts_dot_v1_dot_contacts__service__pb2.ListTimelineEntriesRequest.FromString,
+                    response_serializer=crm_dot_contacts_dot_v1_dot_contacts__service__pb2.ListTimelineEntriesResponse.SerializeToString,
+            ),
+            'SearchContacts': grpc.unary_unary_rpc_method_handler(
+                    servicer.SearchContacts,
+                    request_deserializer=crm_dot_contacts_dot_v1_dot_contacts__service__pb2.SearchContactsRequest.FromString,
+                    response_serializer=crm_dot_contacts_dot_v1_dot_contacts__service__pb2.SearchContactsResponse.SerializeToString,
+            ),
+            'FindDuplicatePeople': grpc.unary_unary_rpc_method_handler(
+                    servicer.FindDuplicatePeople,
+                    request_deserializer=crm_dot_contacts_dot_v1_dot_contacts__service__pb2.FindDuplicatePeopleRequest.FromString,
+                    response_serializer=crm_dot_contacts_dot_v1_dot_contacts__service__pb2.FindDuplicatePeopleResponse.SerializeToString,
+            ),
+            'MergePeople': grpc.unary_unary_rpc_method_handler(
+                    servicer.MergePeople,
+                    request_deserializer=crm_dot_contacts_dot_v1_dot_contacts__service__pb2.MergePeopleRequest.FromString,
+                    response_serializer=crm_dot_contacts_dot_v1_dot_person__pb2.Person.SerializeToString,
+            ),
+            'ImportContacts': grpc.stream_unary_rpc_method_handler(
+                    servicer.ImportContacts,
+                    request_deserializer=crm_dot_contacts_dot_v1_dot_contacts__service__pb2.ImportContactsRequest.FromString,
+                    response_serializer=crm_dot_contacts_dot_v1_dot_contacts__service__pb2.ImportContactsResponse.SerializeToString,
+            ),
+            'ExportContacts': grpc.unary_stream_rpc_method_handler(
+                    servicer.ExportContacts,
+                    request_deserializer=crm_dot_contacts_dot_v1_dot_contacts__service__pb2.ExportContactsRequest.FromString,
+                    response_serializer=crm_dot_contacts_dot_v1_dot_contacts__service__pb2.ExportContactsResponse.SerializeToString,
+            ),
+            'ErasePerson': grpc.unary_unary_rpc_method_handler(
+                    servicer.ErasePerson,
+                    request_deserializer=crm_dot_contacts_dot_v1_dot_contacts__service__pb2.ErasePersonRequest.FromString,
+                    response_serializer=crm_dot_contacts_dot_v1_dot_person__pb2.Person.SerializeToString,
+            ),
+            'ExportPersonData': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExportPersonData,
+                    request_deserializer=crm_dot_contacts_dot_v1_dot_contacts__service__pb2.ExportPersonDataRequest.FromString,
+                    response_serializer=crm_dot_contacts_dot_v1_dot_contacts__service__pb2.PersonDataExport.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -272,6 +773,789 @@ class ContactsService:
             '/crm.contacts.v1.ContactsService/DeletePerson',
             crm_dot_contacts_dot_v1_dot_contacts__service__pb2.DeletePersonRequest.SerializeToString,
             google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateOrganization(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.contacts.v1.ContactsService/CreateOrganization',
+            crm_dot_contacts_dot_v1_dot_contacts__service__pb2.CreateOrganizationRequest.SerializeToString,
+            crm_dot_contacts_dot_v1_dot_organization__pb2.Organization.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetOrganization(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.contacts.v1.ContactsService/GetOrganization',
+            crm_dot_contacts_dot_v1_dot_contacts__service__pb2.GetOrganizationRequest.SerializeToString,
+            crm_dot_contacts_dot_v1_dot_organization__pb2.Organization.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListOrganizations(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.contacts.v1.ContactsService/ListOrganizations',
+            crm_dot_contacts_dot_v1_dot_contacts__service__pb2.ListOrganizationsRequest.SerializeToString,
+            crm_dot_contacts_dot_v1_dot_contacts__service__pb2.ListOrganizationsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateOrganization(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.contacts.v1.ContactsService/UpdateOrganization',
+            crm_dot_contacts_dot_v1_dot_contacts__service__pb2.UpdateOrganizationRequest.SerializeToString,
+            crm_dot_contacts_dot_v1_dot_organization__pb2.Organization.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteOrganization(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.contacts.v1.ContactsService/DeleteOrganization',
+            crm_dot_contacts_dot_v1_dot_contacts__service__pb2.DeleteOrganizationRequest.SerializeToString,
+            google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateCustomFieldDefinition(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.contacts.v1.ContactsService/CreateCustomFieldDefinition',
+            crm_dot_contacts_dot_v1_dot_contacts__service__pb2.CreateCustomFieldDefinitionRequest.SerializeToString,
+            crm_dot_contacts_dot_v1_dot_custom__field__pb2.CustomFieldDefinition.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCustomFieldDefinition(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.contacts.v1.ContactsService/GetCustomFieldDefinition',
+            crm_dot_contacts_dot_v1_dot_contacts__service__pb2.GetCustomFieldDefinitionRequest.SerializeToString,
+            crm_dot_contacts_dot_v1_dot_custom__field__pb2.CustomFieldDefinition.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListCustomFieldDefinitions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.contacts.v1.ContactsService/ListCustomFieldDefinitions',
+            crm_dot_contacts_dot_v1_dot_contacts__service__pb2.ListCustomFieldDefinitionsRequest.SerializeToString,
+            crm_dot_contacts_dot_v1_dot_contacts__service__pb2.ListCustomFieldDefinitionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateCustomFieldDefinition(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.contacts.v1.ContactsService/UpdateCustomFieldDefinition',
+            crm_dot_contacts_dot_v1_dot_contacts__service__pb2.UpdateCustomFieldDefinitionRequest.SerializeToString,
+            crm_dot_contacts_dot_v1_dot_custom__field__pb2.CustomFieldDefinition.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteCustomFieldDefinition(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.contacts.v1.ContactsService/DeleteCustomFieldDefinition',
+            crm_dot_contacts_dot_v1_dot_contacts__service__pb2.DeleteCustomFieldDefinitionRequest.SerializeToString,
+            google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateRelationshipType(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.contacts.v1.ContactsService/CreateRelationshipType',
+            crm_dot_contacts_dot_v1_dot_contacts__service__pb2.CreateRelationshipTypeRequest.SerializeToString,
+            crm_dot_contacts_dot_v1_dot_relationship__pb2.RelationshipType.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListRelationshipTypes(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.contacts.v1.ContactsService/ListRelationshipTypes',
+            crm_dot_contacts_dot_v1_dot_contacts__service__pb2.ListRelationshipTypesRequest.SerializeToString,
+            crm_dot_contacts_dot_v1_dot_contacts__service__pb2.ListRelationshipTypesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateRelationship(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.contacts.v1.ContactsService/CreateRelationship',
+            crm_dot_contacts_dot_v1_dot_contacts__service__pb2.CreateRelationshipRequest.SerializeToString,
+            crm_dot_contacts_dot_v1_dot_relationship__pb2.Relationship.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetRelationship(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.contacts.v1.ContactsService/GetRelationship',
+            crm_dot_contacts_dot_v1_dot_contacts__service__pb2.GetRelationshipRequest.SerializeToString,
+            crm_dot_contacts_dot_v1_dot_relationship__pb2.Relationship.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListRelationships(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.contacts.v1.ContactsService/ListRelationships',
+            crm_dot_contacts_dot_v1_dot_contacts__service__pb2.ListRelationshipsRequest.SerializeToString,
+            crm_dot_contacts_dot_v1_dot_contacts__service__pb2.ListRelationshipsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateRelationship(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.contacts.v1.ContactsService/UpdateRelationship',
+            crm_dot_contacts_dot_v1_dot_contacts__service__pb2.UpdateRelationshipRequest.SerializeToString,
+            crm_dot_contacts_dot_v1_dot_relationship__pb2.Relationship.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteRelationship(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.contacts.v1.ContactsService/DeleteRelationship',
+            crm_dot_contacts_dot_v1_dot_contacts__service__pb2.DeleteRelationshipRequest.SerializeToString,
+            google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateNote(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.contacts.v1.ContactsService/CreateNote',
+            crm_dot_contacts_dot_v1_dot_contacts__service__pb2.CreateNoteRequest.SerializeToString,
+            crm_dot_contacts_dot_v1_dot_note__pb2.Note.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListNotes(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.contacts.v1.ContactsService/ListNotes',
+            crm_dot_contacts_dot_v1_dot_contacts__service__pb2.ListNotesRequest.SerializeToString,
+            crm_dot_contacts_dot_v1_dot_contacts__service__pb2.ListNotesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateNote(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.contacts.v1.ContactsService/UpdateNote',
+            crm_dot_contacts_dot_v1_dot_contacts__service__pb2.UpdateNoteRequest.SerializeToString,
+            crm_dot_contacts_dot_v1_dot_note__pb2.Note.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteNote(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.contacts.v1.ContactsService/DeleteNote',
+            crm_dot_contacts_dot_v1_dot_contacts__service__pb2.DeleteNoteRequest.SerializeToString,
+            google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListTimelineEntries(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.contacts.v1.ContactsService/ListTimelineEntries',
+            crm_dot_contacts_dot_v1_dot_contacts__service__pb2.ListTimelineEntriesRequest.SerializeToString,
+            crm_dot_contacts_dot_v1_dot_contacts__service__pb2.ListTimelineEntriesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SearchContacts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.contacts.v1.ContactsService/SearchContacts',
+            crm_dot_contacts_dot_v1_dot_contacts__service__pb2.SearchContactsRequest.SerializeToString,
+            crm_dot_contacts_dot_v1_dot_contacts__service__pb2.SearchContactsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FindDuplicatePeople(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.contacts.v1.ContactsService/FindDuplicatePeople',
+            crm_dot_contacts_dot_v1_dot_contacts__service__pb2.FindDuplicatePeopleRequest.SerializeToString,
+            crm_dot_contacts_dot_v1_dot_contacts__service__pb2.FindDuplicatePeopleResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def MergePeople(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.contacts.v1.ContactsService/MergePeople',
+            crm_dot_contacts_dot_v1_dot_contacts__service__pb2.MergePeopleRequest.SerializeToString,
+            crm_dot_contacts_dot_v1_dot_person__pb2.Person.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ImportContacts(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/crm.contacts.v1.ContactsService/ImportContacts',
+            crm_dot_contacts_dot_v1_dot_contacts__service__pb2.ImportContactsRequest.SerializeToString,
+            crm_dot_contacts_dot_v1_dot_contacts__service__pb2.ImportContactsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportContacts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/crm.contacts.v1.ContactsService/ExportContacts',
+            crm_dot_contacts_dot_v1_dot_contacts__service__pb2.ExportContactsRequest.SerializeToString,
+            crm_dot_contacts_dot_v1_dot_contacts__service__pb2.ExportContactsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ErasePerson(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.contacts.v1.ContactsService/ErasePerson',
+            crm_dot_contacts_dot_v1_dot_contacts__service__pb2.ErasePersonRequest.SerializeToString,
+            crm_dot_contacts_dot_v1_dot_person__pb2.Person.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportPersonData(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.contacts.v1.ContactsService/ExportPersonData',
+            crm_dot_contacts_dot_v1_dot_contacts__service__pb2.ExportPersonDataRequest.SerializeToString,
+            crm_dot_contacts_dot_v1_dot_contacts__service__pb2.PersonDataExport.FromString,
             options,
             channel_credentials,
             insecure,

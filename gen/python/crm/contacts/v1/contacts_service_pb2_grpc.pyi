@@ -5,7 +5,11 @@ isort:skip_file
 
 from collections import abc as _abc
 from crm.contacts.v1 import contacts_service_pb2 as _contacts_service_pb2
+from crm.contacts.v1 import custom_field_pb2 as _custom_field_pb2
+from crm.contacts.v1 import note_pb2 as _note_pb2
+from crm.contacts.v1 import organization_pb2 as _organization_pb2
 from crm.contacts.v1 import person_pb2 as _person_pb2
+from crm.contacts.v1 import relationship_pb2 as _relationship_pb2
 from google.protobuf import empty_pb2 as _empty_pb2
 from grpc import aio as _aio
 import abc as _abc_1
@@ -38,8 +42,8 @@ class ContactsServiceStub:
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> ContactsServiceAsyncStub: ...
     CreatePerson: _grpc.UnaryUnaryMultiCallable[_contacts_service_pb2.CreatePersonRequest, _person_pb2.Person]
-    """Creates a person. Fails with ALREADY_EXISTS when one of the email
-    addresses belongs to another person.
+    """Creates a person. ALREADY_EXISTS when one of the email addresses belongs
+    to another person, or `person_id` is taken.
     """
     GetPerson: _grpc.UnaryUnaryMultiCallable[_contacts_service_pb2.GetPersonRequest, _person_pb2.Person]
     """Gets a person by resource name."""
@@ -49,6 +53,71 @@ class ContactsServiceStub:
     """Updates the fields named in `update_mask`; ABORTED on a stale etag."""
     DeletePerson: _grpc.UnaryUnaryMultiCallable[_contacts_service_pb2.DeletePersonRequest, _empty_pb2.Empty]
     """Deletes a person; ABORTED on a stale etag."""
+    CreateOrganization: _grpc.UnaryUnaryMultiCallable[_contacts_service_pb2.CreateOrganizationRequest, _organization_pb2.Organization]
+    """Creates an organization. ALREADY_EXISTS when a domain belongs to another."""
+    GetOrganization: _grpc.UnaryUnaryMultiCallable[_contacts_service_pb2.GetOrganizationRequest, _organization_pb2.Organization]
+    """Gets an organization by resource name."""
+    ListOrganizations: _grpc.UnaryUnaryMultiCallable[_contacts_service_pb2.ListOrganizationsRequest, _contacts_service_pb2.ListOrganizationsResponse]
+    """Lists organizations."""
+    UpdateOrganization: _grpc.UnaryUnaryMultiCallable[_contacts_service_pb2.UpdateOrganizationRequest, _organization_pb2.Organization]
+    """Updates the fields named in `update_mask`; ABORTED on a stale etag."""
+    DeleteOrganization: _grpc.UnaryUnaryMultiCallable[_contacts_service_pb2.DeleteOrganizationRequest, _empty_pb2.Empty]
+    """Deletes an organization and the relationships and notes that hang on it."""
+    CreateCustomFieldDefinition: _grpc.UnaryUnaryMultiCallable[_contacts_service_pb2.CreateCustomFieldDefinitionRequest, _custom_field_pb2.CustomFieldDefinition]
+    """Defines a custom field."""
+    GetCustomFieldDefinition: _grpc.UnaryUnaryMultiCallable[_contacts_service_pb2.GetCustomFieldDefinitionRequest, _custom_field_pb2.CustomFieldDefinition]
+    """Gets a custom field definition."""
+    ListCustomFieldDefinitions: _grpc.UnaryUnaryMultiCallable[_contacts_service_pb2.ListCustomFieldDefinitionsRequest, _contacts_service_pb2.ListCustomFieldDefinitionsResponse]
+    """Lists custom field definitions."""
+    UpdateCustomFieldDefinition: _grpc.UnaryUnaryMultiCallable[_contacts_service_pb2.UpdateCustomFieldDefinitionRequest, _custom_field_pb2.CustomFieldDefinition]
+    """Changes a definition's label, options, description or kinds."""
+    DeleteCustomFieldDefinition: _grpc.UnaryUnaryMultiCallable[_contacts_service_pb2.DeleteCustomFieldDefinitionRequest, _empty_pb2.Empty]
+    """Deletes a definition; FAILED_PRECONDITION while records hold values."""
+    CreateRelationshipType: _grpc.UnaryUnaryMultiCallable[_contacts_service_pb2.CreateRelationshipTypeRequest, _relationship_pb2.RelationshipType]
+    """Creates a relationship type."""
+    ListRelationshipTypes: _grpc.UnaryUnaryMultiCallable[_contacts_service_pb2.ListRelationshipTypesRequest, _contacts_service_pb2.ListRelationshipTypesResponse]
+    """Lists relationship types, the built-in ones included."""
+    CreateRelationship: _grpc.UnaryUnaryMultiCallable[_contacts_service_pb2.CreateRelationshipRequest, _relationship_pb2.Relationship]
+    """Links two records."""
+    GetRelationship: _grpc.UnaryUnaryMultiCallable[_contacts_service_pb2.GetRelationshipRequest, _relationship_pb2.Relationship]
+    """Gets a relationship."""
+    ListRelationships: _grpc.UnaryUnaryMultiCallable[_contacts_service_pb2.ListRelationshipsRequest, _contacts_service_pb2.ListRelationshipsResponse]
+    """Lists the relationships of a record, from either end."""
+    UpdateRelationship: _grpc.UnaryUnaryMultiCallable[_contacts_service_pb2.UpdateRelationshipRequest, _relationship_pb2.Relationship]
+    """Changes role and dates of a relationship."""
+    DeleteRelationship: _grpc.UnaryUnaryMultiCallable[_contacts_service_pb2.DeleteRelationshipRequest, _empty_pb2.Empty]
+    """Removes a relationship."""
+    CreateNote: _grpc.UnaryUnaryMultiCallable[_contacts_service_pb2.CreateNoteRequest, _note_pb2.Note]
+    """Adds a note to a person or organization."""
+    ListNotes: _grpc.UnaryUnaryMultiCallable[_contacts_service_pb2.ListNotesRequest, _contacts_service_pb2.ListNotesResponse]
+    """Lists the notes of a person or organization, newest first."""
+    UpdateNote: _grpc.UnaryUnaryMultiCallable[_contacts_service_pb2.UpdateNoteRequest, _note_pb2.Note]
+    """Changes a note's body."""
+    DeleteNote: _grpc.UnaryUnaryMultiCallable[_contacts_service_pb2.DeleteNoteRequest, _empty_pb2.Empty]
+    """Deletes a note."""
+    ListTimelineEntries: _grpc.UnaryUnaryMultiCallable[_contacts_service_pb2.ListTimelineEntriesRequest, _contacts_service_pb2.ListTimelineEntriesResponse]
+    """The customer's timeline: notes and what the other services announced
+    about the customer (deals, tickets, projects), newest first.
+    """
+    SearchContacts: _grpc.UnaryUnaryMultiCallable[_contacts_service_pb2.SearchContactsRequest, _contacts_service_pb2.SearchContactsResponse]
+    """Full-text search over names, emails and organization names."""
+    FindDuplicatePeople: _grpc.UnaryUnaryMultiCallable[_contacts_service_pb2.FindDuplicatePeopleRequest, _contacts_service_pb2.FindDuplicatePeopleResponse]
+    """Groups of people that are likely the same person."""
+    MergePeople: _grpc.UnaryUnaryMultiCallable[_contacts_service_pb2.MergePeopleRequest, _person_pb2.Person]
+    """Merges people into one: links, notes, contact points and custom fields
+    move to the survivor, the others are removed, `contact.merged` tells the
+    other services to re-point their references.
+    """
+    ImportContacts: _grpc.StreamUnaryMultiCallable[_contacts_service_pb2.ImportContactsRequest, _contacts_service_pb2.ImportContactsResponse]
+    """Imports people or organizations from CSV; idempotent, reports errors per row."""
+    ExportContacts: _grpc.UnaryStreamMultiCallable[_contacts_service_pb2.ExportContactsRequest, _contacts_service_pb2.ExportContactsResponse]
+    """Streams every person or organization matching a filter."""
+    ErasePerson: _grpc.UnaryUnaryMultiCallable[_contacts_service_pb2.ErasePersonRequest, _person_pb2.Person]
+    """Erases a person's personal data for good (GDPR art. 17), keeping an
+    anonymous tombstone so references elsewhere stay valid.
+    """
+    ExportPersonData: _grpc.UnaryUnaryMultiCallable[_contacts_service_pb2.ExportPersonDataRequest, _contacts_service_pb2.PersonDataExport]
+    """Everything this service holds about a person (GDPR art. 15/20)."""
 
 @_typing.type_check_only
 class ContactsServiceAsyncStub(ContactsServiceStub):
@@ -58,8 +127,8 @@ class ContactsServiceAsyncStub(ContactsServiceStub):
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     CreatePerson: _aio.UnaryUnaryMultiCallable[_contacts_service_pb2.CreatePersonRequest, _person_pb2.Person]  # type: ignore[assignment]
-    """Creates a person. Fails with ALREADY_EXISTS when one of the email
-    addresses belongs to another person.
+    """Creates a person. ALREADY_EXISTS when one of the email addresses belongs
+    to another person, or `person_id` is taken.
     """
     GetPerson: _aio.UnaryUnaryMultiCallable[_contacts_service_pb2.GetPersonRequest, _person_pb2.Person]  # type: ignore[assignment]
     """Gets a person by resource name."""
@@ -69,6 +138,71 @@ class ContactsServiceAsyncStub(ContactsServiceStub):
     """Updates the fields named in `update_mask`; ABORTED on a stale etag."""
     DeletePerson: _aio.UnaryUnaryMultiCallable[_contacts_service_pb2.DeletePersonRequest, _empty_pb2.Empty]  # type: ignore[assignment]
     """Deletes a person; ABORTED on a stale etag."""
+    CreateOrganization: _aio.UnaryUnaryMultiCallable[_contacts_service_pb2.CreateOrganizationRequest, _organization_pb2.Organization]  # type: ignore[assignment]
+    """Creates an organization. ALREADY_EXISTS when a domain belongs to another."""
+    GetOrganization: _aio.UnaryUnaryMultiCallable[_contacts_service_pb2.GetOrganizationRequest, _organization_pb2.Organization]  # type: ignore[assignment]
+    """Gets an organization by resource name."""
+    ListOrganizations: _aio.UnaryUnaryMultiCallable[_contacts_service_pb2.ListOrganizationsRequest, _contacts_service_pb2.ListOrganizationsResponse]  # type: ignore[assignment]
+    """Lists organizations."""
+    UpdateOrganization: _aio.UnaryUnaryMultiCallable[_contacts_service_pb2.UpdateOrganizationRequest, _organization_pb2.Organization]  # type: ignore[assignment]
+    """Updates the fields named in `update_mask`; ABORTED on a stale etag."""
+    DeleteOrganization: _aio.UnaryUnaryMultiCallable[_contacts_service_pb2.DeleteOrganizationRequest, _empty_pb2.Empty]  # type: ignore[assignment]
+    """Deletes an organization and the relationships and notes that hang on it."""
+    CreateCustomFieldDefinition: _aio.UnaryUnaryMultiCallable[_contacts_service_pb2.CreateCustomFieldDefinitionRequest, _custom_field_pb2.CustomFieldDefinition]  # type: ignore[assignment]
+    """Defines a custom field."""
+    GetCustomFieldDefinition: _aio.UnaryUnaryMultiCallable[_contacts_service_pb2.GetCustomFieldDefinitionRequest, _custom_field_pb2.CustomFieldDefinition]  # type: ignore[assignment]
+    """Gets a custom field definition."""
+    ListCustomFieldDefinitions: _aio.UnaryUnaryMultiCallable[_contacts_service_pb2.ListCustomFieldDefinitionsRequest, _contacts_service_pb2.ListCustomFieldDefinitionsResponse]  # type: ignore[assignment]
+    """Lists custom field definitions."""
+    UpdateCustomFieldDefinition: _aio.UnaryUnaryMultiCallable[_contacts_service_pb2.UpdateCustomFieldDefinitionRequest, _custom_field_pb2.CustomFieldDefinition]  # type: ignore[assignment]
+    """Changes a definition's label, options, description or kinds."""
+    DeleteCustomFieldDefinition: _aio.UnaryUnaryMultiCallable[_contacts_service_pb2.DeleteCustomFieldDefinitionRequest, _empty_pb2.Empty]  # type: ignore[assignment]
+    """Deletes a definition; FAILED_PRECONDITION while records hold values."""
+    CreateRelationshipType: _aio.UnaryUnaryMultiCallable[_contacts_service_pb2.CreateRelationshipTypeRequest, _relationship_pb2.RelationshipType]  # type: ignore[assignment]
+    """Creates a relationship type."""
+    ListRelationshipTypes: _aio.UnaryUnaryMultiCallable[_contacts_service_pb2.ListRelationshipTypesRequest, _contacts_service_pb2.ListRelationshipTypesResponse]  # type: ignore[assignment]
+    """Lists relationship types, the built-in ones included."""
+    CreateRelationship: _aio.UnaryUnaryMultiCallable[_contacts_service_pb2.CreateRelationshipRequest, _relationship_pb2.Relationship]  # type: ignore[assignment]
+    """Links two records."""
+    GetRelationship: _aio.UnaryUnaryMultiCallable[_contacts_service_pb2.GetRelationshipRequest, _relationship_pb2.Relationship]  # type: ignore[assignment]
+    """Gets a relationship."""
+    ListRelationships: _aio.UnaryUnaryMultiCallable[_contacts_service_pb2.ListRelationshipsRequest, _contacts_service_pb2.ListRelationshipsResponse]  # type: ignore[assignment]
+    """Lists the relationships of a record, from either end."""
+    UpdateRelationship: _aio.UnaryUnaryMultiCallable[_contacts_service_pb2.UpdateRelationshipRequest, _relationship_pb2.Relationship]  # type: ignore[assignment]
+    """Changes role and dates of a relationship."""
+    DeleteRelationship: _aio.UnaryUnaryMultiCallable[_contacts_service_pb2.DeleteRelationshipRequest, _empty_pb2.Empty]  # type: ignore[assignment]
+    """Removes a relationship."""
+    CreateNote: _aio.UnaryUnaryMultiCallable[_contacts_service_pb2.CreateNoteRequest, _note_pb2.Note]  # type: ignore[assignment]
+    """Adds a note to a person or organization."""
+    ListNotes: _aio.UnaryUnaryMultiCallable[_contacts_service_pb2.ListNotesRequest, _contacts_service_pb2.ListNotesResponse]  # type: ignore[assignment]
+    """Lists the notes of a person or organization, newest first."""
+    UpdateNote: _aio.UnaryUnaryMultiCallable[_contacts_service_pb2.UpdateNoteRequest, _note_pb2.Note]  # type: ignore[assignment]
+    """Changes a note's body."""
+    DeleteNote: _aio.UnaryUnaryMultiCallable[_contacts_service_pb2.DeleteNoteRequest, _empty_pb2.Empty]  # type: ignore[assignment]
+    """Deletes a note."""
+    ListTimelineEntries: _aio.UnaryUnaryMultiCallable[_contacts_service_pb2.ListTimelineEntriesRequest, _contacts_service_pb2.ListTimelineEntriesResponse]  # type: ignore[assignment]
+    """The customer's timeline: notes and what the other services announced
+    about the customer (deals, tickets, projects), newest first.
+    """
+    SearchContacts: _aio.UnaryUnaryMultiCallable[_contacts_service_pb2.SearchContactsRequest, _contacts_service_pb2.SearchContactsResponse]  # type: ignore[assignment]
+    """Full-text search over names, emails and organization names."""
+    FindDuplicatePeople: _aio.UnaryUnaryMultiCallable[_contacts_service_pb2.FindDuplicatePeopleRequest, _contacts_service_pb2.FindDuplicatePeopleResponse]  # type: ignore[assignment]
+    """Groups of people that are likely the same person."""
+    MergePeople: _aio.UnaryUnaryMultiCallable[_contacts_service_pb2.MergePeopleRequest, _person_pb2.Person]  # type: ignore[assignment]
+    """Merges people into one: links, notes, contact points and custom fields
+    move to the survivor, the others are removed, `contact.merged` tells the
+    other services to re-point their references.
+    """
+    ImportContacts: _aio.StreamUnaryMultiCallable[_contacts_service_pb2.ImportContactsRequest, _contacts_service_pb2.ImportContactsResponse]  # type: ignore[assignment]
+    """Imports people or organizations from CSV; idempotent, reports errors per row."""
+    ExportContacts: _aio.UnaryStreamMultiCallable[_contacts_service_pb2.ExportContactsRequest, _contacts_service_pb2.ExportContactsResponse]  # type: ignore[assignment]
+    """Streams every person or organization matching a filter."""
+    ErasePerson: _aio.UnaryUnaryMultiCallable[_contacts_service_pb2.ErasePersonRequest, _person_pb2.Person]  # type: ignore[assignment]
+    """Erases a person's personal data for good (GDPR art. 17), keeping an
+    anonymous tombstone so references elsewhere stay valid.
+    """
+    ExportPersonData: _aio.UnaryUnaryMultiCallable[_contacts_service_pb2.ExportPersonDataRequest, _contacts_service_pb2.PersonDataExport]  # type: ignore[assignment]
+    """Everything this service holds about a person (GDPR art. 15/20)."""
 
 class ContactsServiceServicer(metaclass=_abc_1.ABCMeta):
     """ContactsService owns people and organizations: the customer record every
@@ -81,8 +215,8 @@ class ContactsServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _contacts_service_pb2.CreatePersonRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_person_pb2.Person, _abc.Awaitable[_person_pb2.Person]]:
-        """Creates a person. Fails with ALREADY_EXISTS when one of the email
-        addresses belongs to another person.
+        """Creates a person. ALREADY_EXISTS when one of the email addresses belongs
+        to another person, or `person_id` is taken.
         """
 
     @_abc_1.abstractmethod
@@ -116,5 +250,244 @@ class ContactsServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_empty_pb2.Empty, _abc.Awaitable[_empty_pb2.Empty]]:
         """Deletes a person; ABORTED on a stale etag."""
+
+    @_abc_1.abstractmethod
+    def CreateOrganization(
+        self,
+        request: _contacts_service_pb2.CreateOrganizationRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_organization_pb2.Organization, _abc.Awaitable[_organization_pb2.Organization]]:
+        """Creates an organization. ALREADY_EXISTS when a domain belongs to another."""
+
+    @_abc_1.abstractmethod
+    def GetOrganization(
+        self,
+        request: _contacts_service_pb2.GetOrganizationRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_organization_pb2.Organization, _abc.Awaitable[_organization_pb2.Organization]]:
+        """Gets an organization by resource name."""
+
+    @_abc_1.abstractmethod
+    def ListOrganizations(
+        self,
+        request: _contacts_service_pb2.ListOrganizationsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_contacts_service_pb2.ListOrganizationsResponse, _abc.Awaitable[_contacts_service_pb2.ListOrganizationsResponse]]:
+        """Lists organizations."""
+
+    @_abc_1.abstractmethod
+    def UpdateOrganization(
+        self,
+        request: _contacts_service_pb2.UpdateOrganizationRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_organization_pb2.Organization, _abc.Awaitable[_organization_pb2.Organization]]:
+        """Updates the fields named in `update_mask`; ABORTED on a stale etag."""
+
+    @_abc_1.abstractmethod
+    def DeleteOrganization(
+        self,
+        request: _contacts_service_pb2.DeleteOrganizationRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_empty_pb2.Empty, _abc.Awaitable[_empty_pb2.Empty]]:
+        """Deletes an organization and the relationships and notes that hang on it."""
+
+    @_abc_1.abstractmethod
+    def CreateCustomFieldDefinition(
+        self,
+        request: _contacts_service_pb2.CreateCustomFieldDefinitionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_custom_field_pb2.CustomFieldDefinition, _abc.Awaitable[_custom_field_pb2.CustomFieldDefinition]]:
+        """Defines a custom field."""
+
+    @_abc_1.abstractmethod
+    def GetCustomFieldDefinition(
+        self,
+        request: _contacts_service_pb2.GetCustomFieldDefinitionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_custom_field_pb2.CustomFieldDefinition, _abc.Awaitable[_custom_field_pb2.CustomFieldDefinition]]:
+        """Gets a custom field definition."""
+
+    @_abc_1.abstractmethod
+    def ListCustomFieldDefinitions(
+        self,
+        request: _contacts_service_pb2.ListCustomFieldDefinitionsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_contacts_service_pb2.ListCustomFieldDefinitionsResponse, _abc.Awaitable[_contacts_service_pb2.ListCustomFieldDefinitionsResponse]]:
+        """Lists custom field definitions."""
+
+    @_abc_1.abstractmethod
+    def UpdateCustomFieldDefinition(
+        self,
+        request: _contacts_service_pb2.UpdateCustomFieldDefinitionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_custom_field_pb2.CustomFieldDefinition, _abc.Awaitable[_custom_field_pb2.CustomFieldDefinition]]:
+        """Changes a definition's label, options, description or kinds."""
+
+    @_abc_1.abstractmethod
+    def DeleteCustomFieldDefinition(
+        self,
+        request: _contacts_service_pb2.DeleteCustomFieldDefinitionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_empty_pb2.Empty, _abc.Awaitable[_empty_pb2.Empty]]:
+        """Deletes a definition; FAILED_PRECONDITION while records hold values."""
+
+    @_abc_1.abstractmethod
+    def CreateRelationshipType(
+        self,
+        request: _contacts_service_pb2.CreateRelationshipTypeRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_relationship_pb2.RelationshipType, _abc.Awaitable[_relationship_pb2.RelationshipType]]:
+        """Creates a relationship type."""
+
+    @_abc_1.abstractmethod
+    def ListRelationshipTypes(
+        self,
+        request: _contacts_service_pb2.ListRelationshipTypesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_contacts_service_pb2.ListRelationshipTypesResponse, _abc.Awaitable[_contacts_service_pb2.ListRelationshipTypesResponse]]:
+        """Lists relationship types, the built-in ones included."""
+
+    @_abc_1.abstractmethod
+    def CreateRelationship(
+        self,
+        request: _contacts_service_pb2.CreateRelationshipRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_relationship_pb2.Relationship, _abc.Awaitable[_relationship_pb2.Relationship]]:
+        """Links two records."""
+
+    @_abc_1.abstractmethod
+    def GetRelationship(
+        self,
+        request: _contacts_service_pb2.GetRelationshipRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_relationship_pb2.Relationship, _abc.Awaitable[_relationship_pb2.Relationship]]:
+        """Gets a relationship."""
+
+    @_abc_1.abstractmethod
+    def ListRelationships(
+        self,
+        request: _contacts_service_pb2.ListRelationshipsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_contacts_service_pb2.ListRelationshipsResponse, _abc.Awaitable[_contacts_service_pb2.ListRelationshipsResponse]]:
+        """Lists the relationships of a record, from either end."""
+
+    @_abc_1.abstractmethod
+    def UpdateRelationship(
+        self,
+        request: _contacts_service_pb2.UpdateRelationshipRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_relationship_pb2.Relationship, _abc.Awaitable[_relationship_pb2.Relationship]]:
+        """Changes role and dates of a relationship."""
+
+    @_abc_1.abstractmethod
+    def DeleteRelationship(
+        self,
+        request: _contacts_service_pb2.DeleteRelationshipRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_empty_pb2.Empty, _abc.Awaitable[_empty_pb2.Empty]]:
+        """Removes a relationship."""
+
+    @_abc_1.abstractmethod
+    def CreateNote(
+        self,
+        request: _contacts_service_pb2.CreateNoteRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_note_pb2.Note, _abc.Awaitable[_note_pb2.Note]]:
+        """Adds a note to a person or organization."""
+
+    @_abc_1.abstractmethod
+    def ListNotes(
+        self,
+        request: _contacts_service_pb2.ListNotesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_contacts_service_pb2.ListNotesResponse, _abc.Awaitable[_contacts_service_pb2.ListNotesResponse]]:
+        """Lists the notes of a person or organization, newest first."""
+
+    @_abc_1.abstractmethod
+    def UpdateNote(
+        self,
+        request: _contacts_service_pb2.UpdateNoteRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_note_pb2.Note, _abc.Awaitable[_note_pb2.Note]]:
+        """Changes a note's body."""
+
+    @_abc_1.abstractmethod
+    def DeleteNote(
+        self,
+        request: _contacts_service_pb2.DeleteNoteRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_empty_pb2.Empty, _abc.Awaitable[_empty_pb2.Empty]]:
+        """Deletes a note."""
+
+    @_abc_1.abstractmethod
+    def ListTimelineEntries(
+        self,
+        request: _contacts_service_pb2.ListTimelineEntriesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_contacts_service_pb2.ListTimelineEntriesResponse, _abc.Awaitable[_contacts_service_pb2.ListTimelineEntriesResponse]]:
+        """The customer's timeline: notes and what the other services announced
+        about the customer (deals, tickets, projects), newest first.
+        """
+
+    @_abc_1.abstractmethod
+    def SearchContacts(
+        self,
+        request: _contacts_service_pb2.SearchContactsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_contacts_service_pb2.SearchContactsResponse, _abc.Awaitable[_contacts_service_pb2.SearchContactsResponse]]:
+        """Full-text search over names, emails and organization names."""
+
+    @_abc_1.abstractmethod
+    def FindDuplicatePeople(
+        self,
+        request: _contacts_service_pb2.FindDuplicatePeopleRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_contacts_service_pb2.FindDuplicatePeopleResponse, _abc.Awaitable[_contacts_service_pb2.FindDuplicatePeopleResponse]]:
+        """Groups of people that are likely the same person."""
+
+    @_abc_1.abstractmethod
+    def MergePeople(
+        self,
+        request: _contacts_service_pb2.MergePeopleRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_person_pb2.Person, _abc.Awaitable[_person_pb2.Person]]:
+        """Merges people into one: links, notes, contact points and custom fields
+        move to the survivor, the others are removed, `contact.merged` tells the
+        other services to re-point their references.
+        """
+
+    @_abc_1.abstractmethod
+    def ImportContacts(
+        self,
+        request_iterator: _MaybeAsyncIterator[_contacts_service_pb2.ImportContactsRequest],
+        context: _ServicerContext,
+    ) -> _typing.Union[_contacts_service_pb2.ImportContactsResponse, _abc.Awaitable[_contacts_service_pb2.ImportContactsResponse]]:
+        """Imports people or organizations from CSV; idempotent, reports errors per row."""
+
+    @_abc_1.abstractmethod
+    def ExportContacts(
+        self,
+        request: _contacts_service_pb2.ExportContactsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_contacts_service_pb2.ExportContactsResponse], _abc.AsyncIterator[_contacts_service_pb2.ExportContactsResponse]]:
+        """Streams every person or organization matching a filter."""
+
+    @_abc_1.abstractmethod
+    def ErasePerson(
+        self,
+        request: _contacts_service_pb2.ErasePersonRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_person_pb2.Person, _abc.Awaitable[_person_pb2.Person]]:
+        """Erases a person's personal data for good (GDPR art. 17), keeping an
+        anonymous tombstone so references elsewhere stay valid.
+        """
+
+    @_abc_1.abstractmethod
+    def ExportPersonData(
+        self,
+        request: _contacts_service_pb2.ExportPersonDataRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_contacts_service_pb2.PersonDataExport, _abc.Awaitable[_contacts_service_pb2.PersonDataExport]]:
+        """Everything this service holds about a person (GDPR art. 15/20)."""
 
 def add_ContactsServiceServicer_to_server(servicer: ContactsServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

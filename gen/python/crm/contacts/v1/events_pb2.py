@@ -22,20 +22,31 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from crm.contacts.v1 import organization_pb2 as crm_dot_contacts_dot_v1_dot_organization__pb2
 from crm.contacts.v1 import person_pb2 as crm_dot_contacts_dot_v1_dot_person__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x63rm/contacts/v1/events.proto\x12\x0f\x63rm.contacts.v1\x1a\x1c\x63rm/contacts/v1/person.proto\"8\n\rPersonCreated\x12\'\n\x06person\x18\x01 \x01(\x0b\x32\x17.crm.contacts.v1.Person\"P\n\rPersonUpdated\x12\'\n\x06person\x18\x01 \x01(\x0b\x32\x17.crm.contacts.v1.Person\x12\x16\n\x0e\x63hanged_fields\x18\x02 \x03(\t\"\x1d\n\rPersonDeleted\x12\x0c\n\x04name\x18\x01 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x63rm/contacts/v1/events.proto\x12\x0f\x63rm.contacts.v1\x1a\"crm/contacts/v1/organization.proto\x1a\x1c\x63rm/contacts/v1/person.proto\"8\n\rPersonCreated\x12\'\n\x06person\x18\x01 \x01(\x0b\x32\x17.crm.contacts.v1.Person\"P\n\rPersonUpdated\x12\'\n\x06person\x18\x01 \x01(\x0b\x32\x17.crm.contacts.v1.Person\x12\x16\n\x0e\x63hanged_fields\x18\x02 \x03(\t\"\x1d\n\rPersonDeleted\x12\x0c\n\x04name\x18\x01 \x01(\t\"N\n\x0cPersonMerged\x12\'\n\x06person\x18\x01 \x01(\x0b\x32\x17.crm.contacts.v1.Person\x12\x15\n\rmerged_people\x18\x02 \x03(\t\"\x1c\n\x0cPersonErased\x12\x0c\n\x04name\x18\x01 \x01(\t\"J\n\x13OrganizationCreated\x12\x33\n\x0corganization\x18\x01 \x01(\x0b\x32\x1d.crm.contacts.v1.Organization\"b\n\x13OrganizationUpdated\x12\x33\n\x0corganization\x18\x01 \x01(\x0b\x32\x1d.crm.contacts.v1.Organization\x12\x16\n\x0e\x63hanged_fields\x18\x02 \x03(\t\"#\n\x13OrganizationDeleted\x12\x0c\n\x04name\x18\x01 \x01(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'crm.contacts.v1.events_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_PERSONCREATED']._serialized_start=79
-  _globals['_PERSONCREATED']._serialized_end=135
-  _globals['_PERSONUPDATED']._serialized_start=137
-  _globals['_PERSONUPDATED']._serialized_end=217
-  _globals['_PERSONDELETED']._serialized_start=219
-  _globals['_PERSONDELETED']._serialized_end=248
+  _globals['_PERSONCREATED']._serialized_start=115
+  _globals['_PERSONCREATED']._serialized_end=171
+  _globals['_PERSONUPDATED']._serialized_start=173
+  _globals['_PERSONUPDATED']._serialized_end=253
+  _globals['_PERSONDELETED']._serialized_start=255
+  _globals['_PERSONDELETED']._serialized_end=284
+  _globals['_PERSONMERGED']._serialized_start=286
+  _globals['_PERSONMERGED']._serialized_end=364
+  _globals['_PERSONERASED']._serialized_start=366
+  _globals['_PERSONERASED']._serialized_end=394
+  _globals['_ORGANIZATIONCREATED']._serialized_start=396
+  _globals['_ORGANIZATIONCREATED']._serialized_end=470
+  _globals['_ORGANIZATIONUPDATED']._serialized_start=472
+  _globals['_ORGANIZATIONUPDATED']._serialized_end=570
+  _globals['_ORGANIZATIONDELETED']._serialized_start=572
+  _globals['_ORGANIZATIONDELETED']._serialized_end=607
 # @@protoc_insertion_point(module_scope)

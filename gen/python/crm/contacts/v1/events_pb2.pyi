@@ -4,6 +4,7 @@ isort:skip_file
 """
 
 from collections import abc as _abc
+from crm.contacts.v1 import organization_pb2 as _organization_pb2
 from crm.contacts.v1 import person_pb2 as _person_pb2
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -94,3 +95,135 @@ class PersonDeleted(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___PersonDeleted: _TypeAlias = PersonDeleted  # noqa: Y015
+
+@_typing.final
+class PersonMerged(_message.Message):
+    """Payload of `contact.merged`: references to any of `merged_people` should
+    now point to `person`.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PERSON_FIELD_NUMBER: _builtins.int
+    MERGED_PEOPLE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def person(self) -> _person_pb2.Person:
+        """The surviving person after the merge."""
+
+    @_builtins.property
+    def merged_people(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """`people/{id}` of each person merged into it, now gone."""
+
+    def __init__(
+        self,
+        *,
+        person: _person_pb2.Person | None = ...,
+        merged_people: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["person", b"person"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["merged_people", b"merged_people", "person", b"person"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PersonMerged: _TypeAlias = PersonMerged  # noqa: Y015
+
+@_typing.final
+class PersonErased(_message.Message):
+    """Payload of `contact.erased`: scrub everything personal you hold about it."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """`people/{person}` of the erased person; the record remains as an
+    anonymous tombstone.
+    """
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PersonErased: _TypeAlias = PersonErased  # noqa: Y015
+
+@_typing.final
+class OrganizationCreated(_message.Message):
+    """Payload of `organization.created`."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORGANIZATION_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def organization(self) -> _organization_pb2.Organization:
+        """The organization as created."""
+
+    def __init__(
+        self,
+        *,
+        organization: _organization_pb2.Organization | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["organization", b"organization"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["organization", b"organization"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___OrganizationCreated: _TypeAlias = OrganizationCreated  # noqa: Y015
+
+@_typing.final
+class OrganizationUpdated(_message.Message):
+    """Payload of `organization.updated`."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORGANIZATION_FIELD_NUMBER: _builtins.int
+    CHANGED_FIELDS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def organization(self) -> _organization_pb2.Organization:
+        """The organization after the change."""
+
+    @_builtins.property
+    def changed_fields(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Paths of the fields that changed."""
+
+    def __init__(
+        self,
+        *,
+        organization: _organization_pb2.Organization | None = ...,
+        changed_fields: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["organization", b"organization"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["changed_fields", b"changed_fields", "organization", b"organization"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___OrganizationUpdated: _TypeAlias = OrganizationUpdated  # noqa: Y015
+
+@_typing.final
+class OrganizationDeleted(_message.Message):
+    """Payload of `organization.deleted`."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """`organizations/{organization}` of the deleted organization."""
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___OrganizationDeleted: _TypeAlias = OrganizationDeleted  # noqa: Y015

@@ -24,16 +24,19 @@ _sym_db = _symbol_database.Default()
 
 from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.api import resource_pb2 as google_dot_api_dot_resource__pb2
+from crm.contacts.v1 import custom_field_pb2 as crm_dot_contacts_dot_v1_dot_custom__field__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x63rm/contacts/v1/person.proto\x12\x0f\x63rm.contacts.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb7\x04\n\x06Person\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12\x12\n\ngiven_name\x18\x02 \x01(\t\x12\x13\n\x0b\x66\x61mily_name\x18\x03 \x01(\t\x12\x1a\n\x0c\x64isplay_name\x18\x04 \x01(\tB\x04\xe2\x41\x01\x03\x12\x36\n\x0f\x65mail_addresses\x18\x05 \x03(\x0b\x32\x1d.crm.contacts.v1.EmailAddress\x12\x33\n\rphone_numbers\x18\x06 \x03(\x0b\x32\x1c.crm.contacts.v1.PhoneNumber\x12\x31\n\taddresses\x18\x07 \x03(\x0b\x32\x1e.crm.contacts.v1.PostalAddress\x12\x11\n\tjob_title\x18\x08 \x01(\t\x12\r\n\x05owner\x18\t \x01(\t\x12\x12\n\nbackground\x18\n \x01(\t\x12\x35\n\x0esocial_handles\x18\x0b \x03(\x0b\x32\x1d.crm.contacts.v1.SocialHandle\x12\x0c\n\x04tags\x18\x0c \x03(\t\x12\x35\n\x0b\x63reate_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0bupdate_time\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x0c\n\x04\x65tag\x18\x0f \x01(\t:=\xea\x41:\n\x17\x63ontacts.crm.dev/Person\x12\x0fpeople/{person}*\x06people2\x06person\"V\n\x0c\x45mailAddress\x12\x15\n\x07\x61\x64\x64ress\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12/\n\x04type\x18\x02 \x01(\x0e\x32!.crm.contacts.v1.ContactPointType\"T\n\x0bPhoneNumber\x12\x14\n\x06number\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12/\n\x04type\x18\x02 \x01(\x0e\x32!.crm.contacts.v1.ContactPointType\"\x9f\x01\n\rPostalAddress\x12\x14\n\x0cstreet_lines\x18\x01 \x03(\t\x12\x0c\n\x04\x63ity\x18\x02 \x01(\t\x12\x0e\n\x06region\x18\x03 \x01(\t\x12\x13\n\x0bpostal_code\x18\x04 \x01(\t\x12\x14\n\x0c\x63ountry_code\x18\x05 \x01(\t\x12/\n\x04type\x18\x06 \x01(\x0e\x32!.crm.contacts.v1.ContactPointType\";\n\x0cSocialHandle\x12\x15\n\x07network\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x14\n\x06handle\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02*\xad\x01\n\x10\x43ontactPointType\x12\"\n\x1e\x43ONTACT_POINT_TYPE_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x43ONTACT_POINT_TYPE_WORK\x10\x01\x12\x1b\n\x17\x43ONTACT_POINT_TYPE_HOME\x10\x02\x12\x1d\n\x19\x43ONTACT_POINT_TYPE_MOBILE\x10\x03\x12\x1c\n\x18\x43ONTACT_POINT_TYPE_OTHER\x10\x04\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x63rm/contacts/v1/person.proto\x12\x0f\x63rm.contacts.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\"crm/contacts/v1/custom_field.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe7\x05\n\x06Person\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12\x12\n\ngiven_name\x18\x02 \x01(\t\x12\x13\n\x0b\x66\x61mily_name\x18\x03 \x01(\t\x12\x1a\n\x0c\x64isplay_name\x18\x04 \x01(\tB\x04\xe2\x41\x01\x03\x12\x36\n\x0f\x65mail_addresses\x18\x05 \x03(\x0b\x32\x1d.crm.contacts.v1.EmailAddress\x12\x33\n\rphone_numbers\x18\x06 \x03(\x0b\x32\x1c.crm.contacts.v1.PhoneNumber\x12\x31\n\taddresses\x18\x07 \x03(\x0b\x32\x1e.crm.contacts.v1.PostalAddress\x12\x11\n\tjob_title\x18\x08 \x01(\t\x12\r\n\x05owner\x18\t \x01(\t\x12\x12\n\nbackground\x18\n \x01(\t\x12\x35\n\x0esocial_handles\x18\x0b \x03(\x0b\x32\x1d.crm.contacts.v1.SocialHandle\x12\x0c\n\x04tags\x18\x0c \x03(\t\x12\x35\n\x0b\x63reate_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0bupdate_time\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x0c\n\x04\x65tag\x18\x0f \x01(\t\x12@\n\rcustom_fields\x18\x10 \x03(\x0b\x32).crm.contacts.v1.Person.CustomFieldsEntry\x12\x14\n\x06\x65rased\x18\x11 \x01(\x08\x42\x04\xe2\x41\x01\x03\x1aV\n\x11\x43ustomFieldsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x30\n\x05value\x18\x02 \x01(\x0b\x32!.crm.contacts.v1.CustomFieldValue:\x02\x38\x01:=\xea\x41:\n\x17\x63ontacts.crm.dev/Person\x12\x0fpeople/{person}*\x06people2\x06person\"V\n\x0c\x45mailAddress\x12\x15\n\x07\x61\x64\x64ress\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12/\n\x04type\x18\x02 \x01(\x0e\x32!.crm.contacts.v1.ContactPointType\"T\n\x0bPhoneNumber\x12\x14\n\x06number\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12/\n\x04type\x18\x02 \x01(\x0e\x32!.crm.contacts.v1.ContactPointType\"\x9f\x01\n\rPostalAddress\x12\x14\n\x0cstreet_lines\x18\x01 \x03(\t\x12\x0c\n\x04\x63ity\x18\x02 \x01(\t\x12\x0e\n\x06region\x18\x03 \x01(\t\x12\x13\n\x0bpostal_code\x18\x04 \x01(\t\x12\x14\n\x0c\x63ountry_code\x18\x05 \x01(\t\x12/\n\x04type\x18\x06 \x01(\x0e\x32!.crm.contacts.v1.ContactPointType\";\n\x0cSocialHandle\x12\x15\n\x07network\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x14\n\x06handle\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02*\xad\x01\n\x10\x43ontactPointType\x12\"\n\x1e\x43ONTACT_POINT_TYPE_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x43ONTACT_POINT_TYPE_WORK\x10\x01\x12\x1b\n\x17\x43ONTACT_POINT_TYPE_HOME\x10\x02\x12\x1d\n\x19\x43ONTACT_POINT_TYPE_MOBILE\x10\x03\x12\x1c\n\x18\x43ONTACT_POINT_TYPE_OTHER\x10\x04\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'crm.contacts.v1.person_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_PERSON_CUSTOMFIELDSENTRY']._loaded_options = None
+  _globals['_PERSON_CUSTOMFIELDSENTRY']._serialized_options = b'8\001'
   _globals['_PERSON'].fields_by_name['name']._loaded_options = None
   _globals['_PERSON'].fields_by_name['name']._serialized_options = b'\342A\001\010'
   _globals['_PERSON'].fields_by_name['display_name']._loaded_options = None
@@ -42,6 +45,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PERSON'].fields_by_name['create_time']._serialized_options = b'\342A\001\003'
   _globals['_PERSON'].fields_by_name['update_time']._loaded_options = None
   _globals['_PERSON'].fields_by_name['update_time']._serialized_options = b'\342A\001\003'
+  _globals['_PERSON'].fields_by_name['erased']._loaded_options = None
+  _globals['_PERSON'].fields_by_name['erased']._serialized_options = b'\342A\001\003'
   _globals['_PERSON']._loaded_options = None
   _globals['_PERSON']._serialized_options = b'\352A:\n\027contacts.crm.dev/Person\022\017people/{person}*\006people2\006person'
   _globals['_EMAILADDRESS'].fields_by_name['address']._loaded_options = None
@@ -52,16 +57,18 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SOCIALHANDLE'].fields_by_name['network']._serialized_options = b'\342A\001\002'
   _globals['_SOCIALHANDLE'].fields_by_name['handle']._loaded_options = None
   _globals['_SOCIALHANDLE'].fields_by_name['handle']._serialized_options = b'\342A\001\002'
-  _globals['_CONTACTPOINTTYPE']._serialized_start=1110
-  _globals['_CONTACTPOINTTYPE']._serialized_end=1283
-  _globals['_PERSON']._serialized_start=143
-  _globals['_PERSON']._serialized_end=710
-  _globals['_EMAILADDRESS']._serialized_start=712
-  _globals['_EMAILADDRESS']._serialized_end=798
-  _globals['_PHONENUMBER']._serialized_start=800
-  _globals['_PHONENUMBER']._serialized_end=884
-  _globals['_POSTALADDRESS']._serialized_start=887
-  _globals['_POSTALADDRESS']._serialized_end=1046
-  _globals['_SOCIALHANDLE']._serialized_start=1048
-  _globals['_SOCIALHANDLE']._serialized_end=1107
+  _globals['_CONTACTPOINTTYPE']._serialized_start=1322
+  _globals['_CONTACTPOINTTYPE']._serialized_end=1495
+  _globals['_PERSON']._serialized_start=179
+  _globals['_PERSON']._serialized_end=922
+  _globals['_PERSON_CUSTOMFIELDSENTRY']._serialized_start=773
+  _globals['_PERSON_CUSTOMFIELDSENTRY']._serialized_end=859
+  _globals['_EMAILADDRESS']._serialized_start=924
+  _globals['_EMAILADDRESS']._serialized_end=1010
+  _globals['_PHONENUMBER']._serialized_start=1012
+  _globals['_PHONENUMBER']._serialized_end=1096
+  _globals['_POSTALADDRESS']._serialized_start=1099
+  _globals['_POSTALADDRESS']._serialized_end=1258
+  _globals['_SOCIALHANDLE']._serialized_start=1260
+  _globals['_SOCIALHANDLE']._serialized_end=1319
 # @@protoc_insertion_point(module_scope)

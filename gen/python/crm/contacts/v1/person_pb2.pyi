@@ -4,6 +4,7 @@ isort:skip_file
 """
 
 from collections import abc as _abc
+from crm.contacts.v1 import custom_field_pb2 as _custom_field_pb2
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
@@ -60,6 +61,27 @@ class Person(_message.Message):
 
     DESCRIPTOR: _descriptor.Descriptor
 
+    @_typing.final
+    class CustomFieldsEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        @_builtins.property
+        def value(self) -> _custom_field_pb2.CustomFieldValue: ...
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _custom_field_pb2.CustomFieldValue | None = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _typing.Literal["value", b"value"]  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
     NAME_FIELD_NUMBER: _builtins.int
     GIVEN_NAME_FIELD_NUMBER: _builtins.int
     FAMILY_NAME_FIELD_NUMBER: _builtins.int
@@ -75,6 +97,8 @@ class Person(_message.Message):
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
     ETAG_FIELD_NUMBER: _builtins.int
+    CUSTOM_FIELDS_FIELD_NUMBER: _builtins.int
+    ERASED_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """Resource name, `people/{person}`."""
     given_name: _builtins.str
@@ -93,6 +117,8 @@ class Person(_message.Message):
     """Checksum of the current state; send it back on update to detect a
     concurrent change (AIP-154).
     """
+    erased: _builtins.bool
+    """True once the person was erased (GDPR): only the name and times remain."""
     @_builtins.property
     def email_addresses(self) -> _containers.RepeatedCompositeFieldContainer[Global___EmailAddress]:
         """Email addresses; stored normalised (trimmed, domain lower-cased), unique
@@ -123,6 +149,12 @@ class Person(_message.Message):
     def update_time(self) -> _timestamp_pb2.Timestamp:
         """When the person was last changed."""
 
+    @_builtins.property
+    def custom_fields(self) -> _containers.MessageMap[_builtins.str, _custom_field_pb2.CustomFieldValue]:
+        """Values of custom fields, keyed by the definition's id (the last segment
+        of `customFieldDefinitions/{id}`).
+        """
+
     def __init__(
         self,
         *,
@@ -141,10 +173,12 @@ class Person(_message.Message):
         create_time: _timestamp_pb2.Timestamp | None = ...,
         update_time: _timestamp_pb2.Timestamp | None = ...,
         etag: _builtins.str = ...,
+        custom_fields: _abc.Mapping[_builtins.str, _custom_field_pb2.CustomFieldValue] | None = ...,
+        erased: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["addresses", b"addresses", "background", b"background", "create_time", b"create_time", "display_name", b"display_name", "email_addresses", b"email_addresses", "etag", b"etag", "family_name", b"family_name", "given_name", b"given_name", "job_title", b"job_title", "name", b"name", "owner", b"owner", "phone_numbers", b"phone_numbers", "social_handles", b"social_handles", "tags", b"tags", "update_time", b"update_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["addresses", b"addresses", "background", b"background", "create_time", b"create_time", "custom_fields", b"custom_fields", "display_name", b"display_name", "email_addresses", b"email_addresses", "erased", b"erased", "etag", b"etag", "family_name", b"family_name", "given_name", b"given_name", "job_title", b"job_title", "name", b"name", "owner", b"owner", "phone_numbers", b"phone_numbers", "social_handles", b"social_handles", "tags", b"tags", "update_time", b"update_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
