@@ -1,5 +1,7 @@
 """Translation between the contract (`crm.contacts.v1`) and the domain."""
 
+from typing import Any
+
 from crm.contacts.v1 import person_pb2
 from crm_common.errors import InvalidArgument
 from crm_common.etags import etag_for
@@ -14,6 +16,9 @@ from crm_contacts.domain.model import (
 )
 
 RESOURCE_PREFIX = "people/"
+CONTACT_POINT_FIELDS = frozenset(
+    ("email_addresses", "phone_numbers", "addresses", "social_handles", "tags")
+)
 
 _TYPE_TO_PROTO = {
     ContactPointType.WORK: person_pb2.CONTACT_POINT_TYPE_WORK,
@@ -38,8 +43,14 @@ def _point_type(value: int) -> ContactPointType:
     return _TYPE_FROM_PROTO.get(value, ContactPointType.OTHER)
 
 
-def details_field(message: person_pb2.Person, field: str) -> object:
-    """One writable field of the message in domain form."""
+def details_field(message: Any, field: str) -> object:
+    """One writable field of a Person or Organization message in domain form."""
+    if field in CONTACT_POINT_FIELDS:
+        return contact_points_field(message, field)
+    return getattr(message, field)
+
+
+def contact_points_field(message: Any, field: str) -> tuple[object, ...]:
     match field:
         case "email_addresses":
             return tuple(
@@ -63,8 +74,37 @@ def details_field(message: person_pb2.Person, field: str) -> object:
             return tuple(SocialHandle(s.network, s.handle) for s in message.social_handles)
         case "tags":
             return tuple(message.tags)
-        case _:
-            return getattr(message, field)
+    raise KeyError(field)
+
+
+def contact_points_to_proto(details: Any) -> dict[str, Any]:
+    """Keyword arguments for a Person or Organization message."""
+    return {
+        "email_addresses": [
+            person_pb2.EmailAddress(address=e.address, type=_TYPE_TO_PROTO[e.type])
+            for e in details.email_addresses
+        ],
+        "phone_numbers": [
+            person_pb2.PhoneNumber(number=p.number, type=_TYPE_TO_PROTO[p.type])
+            for p in details.phone_numbers
+        ],
+        "addresses": [
+            person_pb2.PostalAddress(
+                street_lines=a.street_lines,
+                city=a.city,
+                region=a.region,
+                postal_code=a.postal_code,
+                country_code=a.country_code,
+                type=_TYPE_TO_PROTO[a.type],
+            )
+            for a in details.addresses
+        ],
+        "social_handles": [
+            person_pb2.SocialHandle(network=s.network, handle=s.handle)
+            for s in details.social_handles
+        ],
+        "tags": details.tags,
+    }
 
 
 def details_from_proto(message: person_pb2.Person) -> PersonDetails:
@@ -80,34 +120,11 @@ def person_to_proto(person: Person) -> person_pb2.Person:
         given_name=details.given_name,
         family_name=details.family_name,
         display_name=person.display_name,
-        email_addresses=[
-            person_pb2.EmailAddress(address=e.address, type=_TYPE_TO_PROTO[e.type])
-            for e in details.email_addresses
-        ],
-        phone_numbers=[
-            person_pb2.PhoneNumber(number=p.number, type=_TYPE_TO_PROTO[p.type])
-            for p in details.phone_numbers
-        ],
-        addresses=[
-            person_pb2.PostalAddress(
-                street_lines=a.street_lines,
-                city=a.city,
-                region=a.region,
-                postal_code=a.postal_code,
-                country_code=a.country_code,
-                type=_TYPE_TO_PROTO[a.type],
-            )
-            for a in details.addresses
-        ],
         job_title=details.job_title,
         owner=details.owner,
         background=details.background,
-        social_handles=[
-            person_pb2.SocialHandle(network=s.network, handle=s.handle)
-            for s in details.social_handles
-        ],
-        tags=details.tags,
         etag=etag_for(person.version),
+        **contact_points_to_proto(details),
     )
     message.create_time.FromDatetime(person.create_time)
     message.update_time.FromDatetime(person.update_time)

@@ -6,9 +6,10 @@ and only translates proto <-> domain around its handlers.
 
 from crm.contacts.v1 import contacts_service_pb2_grpc as pb_grpc
 from crm_common.messaging.uow import UnitOfWorkFactory
+from crm_contacts.api.organizations import OrganizationsApi
 from crm_contacts.api.people import PeopleApi
 
 
-class ContactsServicer(PeopleApi, pb_grpc.ContactsServiceServicer):
+class ContactsServicer(PeopleApi, OrganizationsApi, pb_grpc.ContactsServiceServicer):
     def __init__(self, units: UnitOfWorkFactory) -> None:
         self._units = units

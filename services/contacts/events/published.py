@@ -1,13 +1,21 @@
 """The events the contacts service announces."""
 
+from google.protobuf.message import Message
+
 from crm.contacts.v1 import events_pb2
 from crm_common.messaging.envelope import OutgoingEvent
 from crm_contacts.domain.model import Person
+from crm_contacts.domain.organizations import Organization
+from crm_contacts.organization_proto import RESOURCE_PREFIX as ORGANIZATION_PREFIX
+from crm_contacts.organization_proto import organization_to_proto
 from crm_contacts.proto import RESOURCE_PREFIX, person_to_proto
 
 CONTACT_CREATED = "contact.created"
 CONTACT_UPDATED = "contact.updated"
 CONTACT_DELETED = "contact.deleted"
+ORGANIZATION_CREATED = "organization.created"
+ORGANIZATION_UPDATED = "organization.updated"
+ORGANIZATION_DELETED = "organization.deleted"
 
 
 def contact_created(person: Person) -> OutgoingEvent:
@@ -33,11 +41,45 @@ def contact_deleted(person: Person) -> OutgoingEvent:
     )
 
 
-def _about(person: Person, event_type: str, payload: object) -> OutgoingEvent:
+def organization_created(organization: Organization) -> OutgoingEvent:
+    payload = events_pb2.OrganizationCreated(organization=organization_to_proto(organization))
+    return _about_organization(organization, ORGANIZATION_CREATED, payload)
+
+
+def organization_updated(organization: Organization, changed_fields: list[str]) -> OutgoingEvent:
+    payload = events_pb2.OrganizationUpdated(
+        organization=organization_to_proto(organization), changed_fields=changed_fields
+    )
+    return _about_organization(organization, ORGANIZATION_UPDATED, payload)
+
+
+def organization_deleted(organization: Organization) -> OutgoingEvent:
+    return OutgoingEvent(
+        type=ORGANIZATION_DELETED,
+        aggregate_type="organization",
+        aggregate_id=organization.id,
+        aggregate_version=organization.version + 1,
+        payload=events_pb2.OrganizationDeleted(name=ORGANIZATION_PREFIX + organization.id),
+    )
+
+
+def _about(person: Person, event_type: str, payload: Message) -> OutgoingEvent:
     return OutgoingEvent(
         type=event_type,
         aggregate_type="person",
         aggregate_id=person.id,
         aggregate_version=person.version,
-        payload=payload,  # type: ignore[arg-type]
+        payload=payload,
+    )
+
+
+def _about_organization(
+    organization: Organization, event_type: str, payload: Message
+) -> OutgoingEvent:
+    return OutgoingEvent(
+        type=event_type,
+        aggregate_type="organization",
+        aggregate_id=organization.id,
+        aggregate_version=organization.version,
+        payload=payload,
     )

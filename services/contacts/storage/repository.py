@@ -11,14 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm_common.errors import Aborted, AlreadyExists
 from crm_common.pagination import SortKey
 from crm_common.storage.keyset import paged
-from crm_contacts.domain.model import (
-    ContactPointType,
-    EmailAddress,
-    Person,
-    PersonDetails,
-    PhoneNumber,
-    PostalAddress,
-    SocialHandle,
+from crm_contacts.domain.model import Person, PersonDetails
+from crm_contacts.storage.contact_points import (
+    CONTACT_POINT_COLUMNS,
+    contact_points_from_row,
+    contact_points_to_columns,
 )
 from crm_contacts.storage.tables import people, person_emails
 
@@ -96,9 +93,13 @@ class PersonRepository:
 
 
 def _to_row(person: Person) -> dict[str, Any]:
-    details = asdict(person.details)
+    details = person.details
+    scalars = {
+        name: value for name, value in asdict(details).items() if name not in CONTACT_POINT_COLUMNS
+    }
     return {
-        **details,
+        **scalars,
+        **contact_points_to_columns(details),
         "id": person.id,
         "create_time": person.create_time,
         "update_time": person.update_time,
@@ -112,27 +113,10 @@ def _to_person(row: Row) -> Person:
         details=PersonDetails(
             given_name=row.given_name,
             family_name=row.family_name,
-            email_addresses=tuple(
-                EmailAddress(e["address"], ContactPointType(e["type"])) for e in row.email_addresses
-            ),
-            phone_numbers=tuple(
-                PhoneNumber(p["number"], ContactPointType(p["type"])) for p in row.phone_numbers
-            ),
-            addresses=tuple(
-                PostalAddress(
-                    **{
-                        **a,
-                        "street_lines": tuple(a["street_lines"]),
-                        "type": ContactPointType(a["type"]),
-                    }
-                )
-                for a in row.addresses
-            ),
             job_title=row.job_title,
             owner=row.owner,
             background=row.background,
-            social_handles=tuple(SocialHandle(**s) for s in row.social_handles),
-            tags=tuple(row.tags),
+            **contact_points_from_row(row),
         ),
         create_time=row.create_time,
         update_time=row.update_time,
