@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from crm_cli.servers import free_port
-from crm_cli.up import format_table, plan_services, service_env, service_ports
+from crm_cli.tables import format_table, shorten
+from crm_cli.up import plan_services, service_env, service_ports
 
 FAKE_MAIN = textwrap.dedent(
     """
@@ -84,9 +85,8 @@ def test_bad_ports_are_refused(env: dict[str, str], message: str) -> None:
 
 def test_service_env_defaults_to_sqlite_in_var_dir(tmp_path: Path) -> None:
     base = {"PATH": "/bin"}
-    env = service_env("sales", 50052, tmp_path, "nats://127.0.0.1:4222", base)
+    env = service_env("sales", tmp_path, "nats://127.0.0.1:4222", base)
     assert env["PATH"] == "/bin"
-    assert env["CRM_SALES_LISTEN_ADDRESS"] == "127.0.0.1:50052"
     assert env["CRM_SALES_DATABASE_URL"] == f"sqlite+aiosqlite:///{tmp_path}/sales.db"
     assert env["CRM_NATS_URL"] == "nats://127.0.0.1:4222"
     assert base == {"PATH": "/bin"}
@@ -94,7 +94,7 @@ def test_service_env_defaults_to_sqlite_in_var_dir(tmp_path: Path) -> None:
 
 def test_service_env_keeps_a_given_database() -> None:
     given = {"CRM_SALES_DATABASE_URL": "postgresql+asyncpg://postgres@db/sales"}
-    env = service_env("sales", 50052, Path("/var"), "nats://x:1", given)
+    env = service_env("sales", Path("/var"), "nats://x:1", given)
     assert env["CRM_SALES_DATABASE_URL"] == given["CRM_SALES_DATABASE_URL"]
 
 
@@ -102,16 +102,26 @@ def test_plan_uses_absolute_paths_and_own_logs(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    specs = plan_services(Path("var"), "nats://127.0.0.1:4222", {})
-    assert [spec.name for spec in specs] == NAMES
-    assert specs[0].log_path == tmp_path / "var" / "logs" / "contacts.log"
-    assert specs[0].env["CRM_CONTACTS_DATABASE_URL"].endswith(f"//{tmp_path}/var/contacts.db")
-    assert specs[0].command[1:] == ["-m", "crm_contacts.main"]
+    services = plan_services(Path("var"), "nats://127.0.0.1:4222", {"CRM_SALES_PORT": "6000"})
+    assert [service.service for service in services] == NAMES
+    assert services[0].log_path == tmp_path / "var" / "logs" / "contacts.log"
+    assert services[0].env["CRM_CONTACTS_DATABASE_URL"].endswith(f"//{tmp_path}/var/contacts.db")
+    assert services[0].env["CRM_CONTACTS_LISTEN_ADDRESS"] == "127.0.0.1:50051"
+    assert services[0].env["PYTHONUNBUFFERED"] == "1"
+    assert services[0].command[1:] == ["-m", "crm_contacts.main"]
+    assert services[1].address == "127.0.0.1:6000"
+    assert not any(service.running for service in services)
 
 
 def test_format_table_aligns_columns() -> None:
     table = format_table([("NAME", "PID"), ("contacts", "1")])
     assert table.splitlines() == ["NAME      PID", "contacts  1"]
+
+
+def test_shorten_keeps_one_line_within_width() -> None:
+    assert shorten("short", 10) == "short"
+    assert shorten("a\n  b", 10) == "a b"
+    assert shorten("x" * 20, 10) == "xxxxxxx..."
 
 
 # ------------------------------------------------------------- full launches

@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import TypeVar
 
 import grpc
-from crm.contacts.v1.contacts_service_pb2_grpc import ContactsServiceStub
-from crm.support.v1.support_service_pb2_grpc import SupportServiceStub
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
+from crm.contacts.v1.contacts_service_pb2_grpc import ContactsServiceStub
+from crm.support.v1.support_service_pb2_grpc import SupportServiceStub
 from crm_cli.processes import ServiceProcess
 from crm_cli.servers import NatsServer, PostgresServer, free_port
 

@@ -31,6 +31,8 @@ class DeadLetter:
 async def list_dead_letters(js: JetStreamContext, limit: int = 100) -> list[DeadLetter]:
     info = await js.stream_info(DEAD_LETTER_STREAM)
     letters: list[DeadLetter] = []
+    if info.state.messages == 0:
+        return letters  # an empty stream reports first_seq 0, which get_msg refuses
     sequence = info.state.first_seq
     while sequence <= info.state.last_seq and len(letters) < limit:
         with contextlib.suppress(NotFoundError):  # deleted after a replay
