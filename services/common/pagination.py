@@ -9,6 +9,7 @@ import base64
 import binascii
 import hashlib
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,6 +19,7 @@ from crm_common.errors import InvalidArgument, Violations
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
+_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def page_size(
@@ -35,20 +37,27 @@ class SortKey:
 
 
 def parse_order_by(
-    order_by: str, sortable: Sequence[str], *, default: Sequence[SortKey], unique: str = "id"
+    order_by: str,
+    sortable: Sequence[str],
+    *,
+    default: Sequence[SortKey],
+    unique: str = "id",
+    prefixes: Sequence[str] = (),
 ) -> tuple[SortKey, ...]:
     """Parses `"family_name, create_time desc"` against the sortable fields.
 
     The unique field is appended as a tie-breaker so every row has exactly
-    one place in the order, which keyset page tokens rely on.
+    one place in the order, which keyset page tokens rely on. Under each of
+    `prefixes` any key is accepted (`custom_fields.region` for the prefix
+    `custom_fields`): keys defined at run time are for the caller to check.
     """
-    keys = _parse_keys(order_by, sortable) if order_by.strip() else list(default)
+    keys = _parse_keys(order_by, sortable, prefixes) if order_by.strip() else list(default)
     if all(key.field != unique for key in keys):
         keys.append(SortKey(unique, descending=keys[-1].descending if keys else False))
     return tuple(keys)
 
 
-def _parse_keys(order_by: str, sortable: Sequence[str]) -> list[SortKey]:
+def _parse_keys(order_by: str, sortable: Sequence[str], prefixes: Sequence[str]) -> list[SortKey]:
     violations = Violations()
     keys: list[SortKey] = []
     for part in order_by.split(","):
@@ -56,14 +65,20 @@ def _parse_keys(order_by: str, sortable: Sequence[str]) -> list[SortKey]:
         if not words or len(words) > 2 or (len(words) == 2 and words[1] not in ("asc", "desc")):
             violations.add("order_by", f"{part.strip()!r} is not `field` or `field desc`")
             continue
-        if words[0] not in sortable:
+        if words[0] not in sortable and not _under_prefix(words[0], prefixes):
+            listed = [*sortable, *(f"{prefix}.<key>" for prefix in prefixes)]
             violations.add(
-                "order_by", f"cannot sort by {words[0]!r}; sortable: {', '.join(sortable)}"
+                "order_by", f"cannot sort by {words[0]!r}; sortable: {', '.join(listed)}"
             )
             continue
         keys.append(SortKey(words[0], descending=len(words) == 2 and words[1] == "desc"))
     violations.raise_if_any()
     return keys
+
+
+def _under_prefix(field: str, prefixes: Sequence[str]) -> bool:
+    prefix, dot, key = field.partition(".")
+    return bool(dot) and prefix in prefixes and _KEY.fullmatch(key) is not None
 
 
 def query_digest(**query: Any) -> str:

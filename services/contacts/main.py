@@ -5,6 +5,7 @@ from pathlib import Path
 from crm.contacts.v1 import contacts_service_pb2, contacts_service_pb2_grpc
 from crm_common import server
 from crm_contacts.api.servicer import ContactsServicer
+from crm_contacts.events import timeline
 
 SPEC = server.ServiceSpec(
     name="contacts",
@@ -15,6 +16,7 @@ SPEC = server.ServiceSpec(
             ContactsServicer(runtime.unit_of_work), grpc_server
         )
     ),
+    subscriptions=[timeline.SALES, timeline.SUPPORT, timeline.PROJECTS],
 )
 
 

@@ -5,6 +5,7 @@ from typing import Any
 from crm.contacts.v1 import person_pb2
 from crm_common.errors import InvalidArgument
 from crm_common.etags import etag_for
+from crm_contacts.custom_field_proto import custom_values_from_proto, custom_values_to_proto
 from crm_contacts.domain.model import (
     ContactPointType,
     EmailAddress,
@@ -47,6 +48,8 @@ def details_field(message: Any, field: str) -> object:
     """One writable field of a Person or Organization message in domain form."""
     if field in CONTACT_POINT_FIELDS:
         return contact_points_field(message, field)
+    if field == "custom_fields":
+        return custom_values_from_proto(message.custom_fields)
     return getattr(message, field)
 
 
@@ -124,6 +127,7 @@ def person_to_proto(person: Person) -> person_pb2.Person:
         owner=details.owner,
         background=details.background,
         etag=etag_for(person.version),
+        custom_fields=custom_values_to_proto(details.custom_fields),
         **contact_points_to_proto(details),
     )
     message.create_time.FromDatetime(person.create_time)

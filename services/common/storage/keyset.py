@@ -3,7 +3,7 @@
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, or_
+from sqlalchemy import ColumnElement, Select, and_, bindparam, false, or_, tuple_
 
 from crm_common.errors import InvalidArgument
 from crm_common.pagination import SortKey
@@ -18,18 +18,36 @@ def order_clauses(
 def after_key(
     keys: Sequence[SortKey], columns: Mapping[str, ColumnElement[Any]], values: Sequence[Any]
 ) -> ColumnElement[bool]:
-    """`(a > x) OR (a = x AND b > y) OR ...`, honouring each key's direction.
+    """The rows that sort after `values`, honouring each key's direction.
 
-    Row-value comparison `(a, b) > (x, y)` would be shorter but cannot mix
-    ascending and descending keys.
+    When all keys share a direction and no value is NULL, the row-value
+    comparison `(a, b) > (x, y)`: PostgreSQL turns it into a range of a
+    matching index, so a deep page starts where the last one ended instead
+    of skipping every earlier row. Otherwise the expanded form
+    `(a > x) OR (a = x AND b > y) OR ...`, which can mix directions.
     """
+    if len({key.descending for key in keys}) == 1 and all(v is not None for v in values):
+        row = tuple_(*(columns[key.field] for key in keys))
+        bound = tuple_(
+            *(
+                bindparam(None, value, type_=columns[key.field].type)
+                for key, value in zip(keys, values, strict=True)
+            )
+        )
+        return row < bound if keys[0].descending else row > bound
     alternatives = []
     for position, key in enumerate(keys):
         column = columns[key.field]
         equal_prefix = [
             columns[k.field] == v for k, v in zip(keys[:position], values, strict=False)
         ]
-        beyond = column < values[position] if key.descending else column > values[position]
+        value = values[position]
+        if value is None:
+            # Keys that may be NULL must follow a key that puts NULLs in a
+            # block of their own (e.g. "missing" 0/1), so ties go to later keys.
+            beyond: ColumnElement[bool] = false()
+        else:
+            beyond = column < value if key.descending else column > value
         alternatives.append(and_(*equal_prefix, beyond))
     return or_(*alternatives)
 

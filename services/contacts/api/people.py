@@ -7,6 +7,7 @@ from crm.contacts.v1 import contacts_service_pb2 as pb
 from crm.contacts.v1 import person_pb2
 from crm_common.errors import InvalidArgument
 from crm_common.fieldmask import resolve_update_mask
+from crm_common.filtering import parse_filter
 from crm_common.messaging.uow import UnitOfWorkFactory
 from crm_common.pagination import (
     SortKey,
@@ -17,6 +18,7 @@ from crm_common.pagination import (
     query_digest,
 )
 from crm_contacts.domain.model import WRITABLE_FIELDS
+from crm_contacts.domain.people_listing import CUSTOM_FIELDS, FILTER_SCHEMA
 from crm_contacts.handlers import people as handlers
 from crm_contacts.proto import (
     details_field,
@@ -52,16 +54,17 @@ class PeopleApi:
         self, request: pb.ListPeopleRequest, context: ServicerContext
     ) -> pb.ListPeopleResponse:
         size = page_size(request.page_size)
-        keys = parse_order_by(request.order_by, list(SORT_COLUMNS), default=DEFAULT_ORDER)
-        digest = query_digest(order_by=[(k.field, k.descending) for k in keys])
+        # Custom fields in the filter and order are typed by the handler.
+        expr = parse_filter(request.filter, FILTER_SCHEMA)
+        keys = parse_order_by(
+            request.order_by, list(SORT_COLUMNS), default=DEFAULT_ORDER, prefixes=[CUSTOM_FIELDS]
+        )
+        digest = query_digest(order_by=[(k.field, k.descending) for k in keys], filter=repr(expr))
         after = decode_page_token(request.page_token, digest)
-        page = await handlers.list_people(self._units(), keys, after, size)
+        page = await handlers.list_people(self._units(), expr, keys, after, size)
         response = pb.ListPeopleResponse(people=[person_to_proto(p) for p in page.people])
-        if page.has_more:
-            last = page.people[-1]
-            response.next_page_token = encode_page_token(
-                [_sort_value(last, key.field) for key in keys], digest
-            )
+        if page.next_key is not None:
+            response.next_page_token = encode_page_token(page.next_key, digest)
         return response
 
     async def UpdatePerson(
@@ -82,9 +85,3 @@ class PeopleApi:
     ) -> Empty:
         await handlers.delete_person(self._units(), person_id_from_name(request.name), request.etag)
         return Empty()
-
-
-def _sort_value(person: object, field: str) -> object:
-    if field in ("create_time", "update_time", "id"):
-        return getattr(person, field)
-    return getattr(person.details, field)  # type: ignore[attr-defined]

@@ -1,7 +1,9 @@
 """People as the contacts service understands them: plain data and rules."""
 
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any
 
 from crm_common.errors import Violations
@@ -16,6 +18,12 @@ from crm_contacts.domain.contact_points import (
     check_id,
     check_length,
     normalise_contact_points,
+)
+from crm_contacts.domain.custom_fields import (
+    ContactKind,
+    CustomFieldDefinition,
+    CustomValue,
+    normalise_values,
 )
 
 __all__ = [
@@ -43,7 +51,12 @@ class PersonDetails:
     background: str = ""
     social_handles: tuple[SocialHandle, ...] = ()
     tags: tuple[str, ...] = ()
+    # Keyed by definition id; checked against the definitions on every write.
+    custom_fields: Mapping[str, CustomValue] = field(default_factory=dict)
 
+
+Definitions = Mapping[str, CustomFieldDefinition]
+NO_DEFINITIONS: Definitions = MappingProxyType({})
 
 WRITABLE_FIELDS = tuple(PersonDetails.__dataclass_fields__)
 
@@ -61,17 +74,34 @@ class Person:
         return " ".join(n for n in (self.details.given_name, self.details.family_name) if n)
 
     @classmethod
-    def create(cls, person_id: str, details: PersonDetails, now: datetime) -> "Person":
+    def create(
+        cls,
+        person_id: str,
+        details: PersonDetails,
+        now: datetime,
+        definitions: Definitions = NO_DEFINITIONS,
+    ) -> "Person":
+        """`definitions` must hold those of the custom fields `details` sets."""
         violations = Violations()
         check_id(violations, "person_id", person_id)
         details = normalise(details, violations, prefix="person")
+        details = _with_custom_fields(details, definitions, violations)
         violations.raise_if_any()
         return cls(id=person_id, details=details, create_time=now, update_time=now)
 
-    def update(self, changes: dict[str, Any], now: datetime) -> list[str]:
-        """Applies the changed fields; returns the names of those that really changed."""
+    def update(
+        self, changes: dict[str, Any], now: datetime, definitions: Definitions = NO_DEFINITIONS
+    ) -> list[str]:
+        """Applies the changed fields; returns the names of those that really changed.
+
+        Custom fields are checked only when they change: the values kept
+        were valid when written and definitions cannot invalidate them since
+        (types are immutable, options and definitions in use stay).
+        """
         violations = Violations()
         merged = normalise(replace(self.details, **changes), violations, prefix="person")
+        if "custom_fields" in changes:
+            merged = _with_custom_fields(merged, definitions, violations)
         violations.raise_if_any()
         changed = [name for name in changes if getattr(merged, name) != getattr(self.details, name)]
         if changed:
@@ -83,6 +113,15 @@ class Person:
     @property
     def normalised_emails(self) -> list[str]:
         return [email.address for email in self.details.email_addresses]
+
+
+def _with_custom_fields(
+    details: PersonDetails, definitions: Definitions, violations: Violations
+) -> PersonDetails:
+    values = normalise_values(
+        definitions, details.custom_fields, ContactKind.PERSON, "person", violations
+    )
+    return replace(details, custom_fields=values)
 
 
 def normalise(details: PersonDetails, violations: Violations, prefix: str) -> PersonDetails:

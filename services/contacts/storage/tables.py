@@ -22,11 +22,17 @@ people = Table(
     Column("addresses", JSON, nullable=False),
     Column("social_handles", JSON, nullable=False),
     Column("tags", JSON, nullable=False),
+    # {"<definition id>": {"<type>": value}}: self-describing, so a person
+    # reads back without its definitions; filters use person_custom_values.
+    Column("custom_fields", JSON, nullable=False, server_default="{}"),
     Column("create_time", UtcDateTime, nullable=False),
     Column("update_time", UtcDateTime, nullable=False),
     Column("version", Integer, nullable=False),
     Index("ix_people_create_time", "create_time", "id"),
+    Index("ix_people_update_time", "update_time", "id"),
     Index("ix_people_family_given", "family_name", "given_name", "id"),
+    # "My contacts, newest first" is an index range, not a scan and a sort.
+    Index("ix_people_owner_create_time", "owner", "create_time", "id"),
 )
 
 person_emails = Table(
@@ -40,4 +46,14 @@ person_emails = Table(
         nullable=False,
         index=True,
     ),
+)
+
+# Tags one a row, so that `tags:"vip"` is an index lookup (tag first) and
+# not a scan of every person's JSON array; people.tags keeps their order.
+person_tags = Table(
+    "person_tags",
+    metadata,
+    Column("person_id", String(63), ForeignKey("people.id", ondelete="CASCADE"), primary_key=True),
+    Column("tag", String(64), primary_key=True),
+    Index("ix_person_tags_tag", "tag", "person_id"),
 )
