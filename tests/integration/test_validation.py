@@ -1,5 +1,8 @@
 """Bad input gets a precise answer: the right code and the offending field."""
 
+import base64
+import json
+
 import grpc
 from google.protobuf.field_mask_pb2 import FieldMask
 
@@ -107,3 +110,26 @@ def test_update_mask_is_checked(suite: Suite) -> None:
     )
     unchanged = suite.contacts.GetPerson(contacts.GetPersonRequest(name=created.name))
     assert unchanged.given_name == "M" and unchanged.etag == created.etag
+
+
+def test_forged_page_token_is_invalid_argument(suite: Suite) -> None:
+    """Tokens are opaque, not secret: one edited to carry values of the wrong
+    type (its digest still right) must be refused as bad input."""
+    for i in range(3):
+        suite.contacts.CreatePerson(
+            contacts.CreatePersonRequest(person=person_pb2.Person(given_name=f"Forge {i}"))
+        )
+    token = suite.contacts.ListPeople(contacts.ListPeopleRequest(page_size=1)).next_page_token
+    decoded = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    for forged_values in (
+        [12345, "x"],
+        ["not a time", "x"],
+        [{"dt": "1999-01-01T00:00:00+00:00"}, 7],
+    ):
+        forged = base64.urlsafe_b64encode(
+            json.dumps({**decoded, "a": forged_values}).encode()
+        ).decode()
+        request = contacts.ListPeopleRequest(page_size=1, page_token=forged)
+        error = rpc_error(lambda request=request: suite.contacts.ListPeople(request))
+        assert error.code() == grpc.StatusCode.INVALID_ARGUMENT, forged_values
+        assert "page_token" in field_violations(error)

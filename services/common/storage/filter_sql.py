@@ -39,7 +39,14 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import CompileError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.elements import BindParameter
+from sqlalchemy.sql.elements import (
+    BindParameter,
+    BooleanClauseList,
+    False_,
+    Grouping,
+    True_,
+)
+from sqlalchemy.sql.selectable import Exists
 from sqlalchemy.sql.visitors import InternalTraversal
 from sqlalchemy.types import TypeEngine
 
@@ -84,14 +91,34 @@ def filter_clause(expr: Expr | None, bindings: Mapping[str, FieldBinding]) -> Co
         case Or(terms):
             return or_(*(filter_clause(term, bindings) for term in terms))
         case Not(inner):
-            # SQL's NOT NULL is NULL, which would drop rows from both a filter
-            # and its negation; missing values count as false instead.
-            return not_(func.coalesce(filter_clause(inner, bindings), false()))
+            return _negate(filter_clause(inner, bindings))
         case Comparison():
             return _binding(bindings, expr.field).compare(expr)
         case Has():
             return _binding(bindings, expr.field).has(expr)
     raise TypeError(f"not a filter expression: {expr!r}")
+
+
+def _negate(clause: ColumnElement[bool]) -> ColumnElement[bool]:
+    """NOT, with missing values counting as false.
+
+    SQL's NOT NULL is NULL, which would drop rows from both a filter and its
+    negation, hence the COALESCE; but around an EXISTS (never NULL) it only
+    hides the anti-join from PostgreSQL's planner, so it is left out there.
+    """
+    if _never_null(clause):
+        return not_(clause)
+    return not_(func.coalesce(clause, false()))
+
+
+def _never_null(clause: ColumnElement[bool]) -> bool:
+    if isinstance(clause, Grouping):
+        return _never_null(clause.element)
+    if isinstance(clause, Exists | True_ | False_):
+        return True
+    if isinstance(clause, BooleanClauseList):
+        return all(_never_null(part) for part in clause.clauses)
+    return False
 
 
 def _binding(bindings: Mapping[str, FieldBinding], field: str) -> FieldBinding:

@@ -64,7 +64,35 @@ def paged(
     The extra row tells whether another page follows without a COUNT.
     """
     if after is not None:
-        if len(after) != len(keys):
-            raise InvalidArgument.single("page_token", "does not match the sort order")
+        _check_resumable(keys, columns, after)
         query = query.where(after_key(keys, columns, after))
     return query.order_by(*order_clauses(keys, columns)).limit(size + 1)
+
+
+def _check_resumable(
+    keys: Sequence[SortKey], columns: Mapping[str, ColumnElement[Any]], after: Sequence[Any]
+) -> None:
+    """Refuses a token whose values cannot be this order's key.
+
+    Tokens are opaque but not secret, so an edited one must fail as bad
+    input here rather than as a type error inside the database.
+    """
+    if len(after) != len(keys):
+        raise InvalidArgument.single("page_token", "does not match the sort order")
+    for key, value in zip(keys, after, strict=True):
+        if value is not None and not _fits(value, columns[key.field]):
+            raise InvalidArgument.single("page_token", "is not a token this API issued")
+
+
+def _fits(value: Any, column: ColumnElement[Any]) -> bool:
+    try:
+        expected = column.type.python_type
+    except NotImplementedError:
+        expected = object
+    if expected is object:
+        return True  # a type without a Python equivalent: let the driver judge
+    if isinstance(value, bool):
+        return expected is bool
+    if expected is float:
+        return isinstance(value, int | float)
+    return isinstance(value, expected)

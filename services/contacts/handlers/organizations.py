@@ -11,8 +11,8 @@ from crm_common.messaging.uow import UnitOfWork
 from crm_common.pagination import SortKey
 from crm_contacts.domain.organizations import Organization, OrganizationDetails
 from crm_contacts.events import published
+from crm_contacts.storage.dependents import delete_dependents_of
 from crm_contacts.storage.organizations import OrganizationRepository
-from crm_contacts.storage.relationships import delete_relationships_of
 
 
 async def create_organization(
@@ -54,7 +54,7 @@ async def delete_organization(uow: UnitOfWork, organization_id: str, etag: str) 
         repository = OrganizationRepository(uow.session)
         organization = await _existing(repository, organization_id)
         check_etag(etag, organization.version, f"organizations/{organization_id}")
-        await delete_relationships_of(uow.session, f"organizations/{organization_id}")
+        await delete_dependents_of(uow.session, f"organizations/{organization_id}")
         await repository.delete(organization_id)
         uow.publish(published.organization_deleted(organization))
         await uow.commit()

@@ -15,7 +15,7 @@ from crm_contacts.domain.model import Definitions, Person, PersonDetails
 from crm_contacts.domain.people_listing import check_query, custom_field_ids
 from crm_contacts.events import published
 from crm_contacts.storage.custom_fields import CustomFieldDefinitionRepository
-from crm_contacts.storage.relationships import delete_relationships_of
+from crm_contacts.storage.dependents import delete_dependents_of
 from crm_contacts.storage.repository import PersonRepository
 
 
@@ -65,7 +65,7 @@ async def delete_person(uow: UnitOfWork, person_id: str, etag: str) -> None:
         people = PersonRepository(uow.session)
         person = await _existing(people, person_id)
         check_etag(etag, person.version, f"people/{person_id}")
-        await delete_relationships_of(uow.session, f"people/{person_id}")
+        await delete_dependents_of(uow.session, f"people/{person_id}")
         await people.delete(person_id)
         uow.publish(published.contact_deleted(person))
         await uow.commit()
