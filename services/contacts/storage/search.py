@@ -14,7 +14,7 @@ page consistently.
 """
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Row, Table, bindparam, select, text
@@ -111,13 +111,9 @@ class ContactSearch:
 
     async def load(self, hits: Sequence[SearchHit]) -> list[Record]:
         """The records hit, in order, in one query per kind; any deleted meanwhile is left out."""
-        found: dict[ContactKind, Mapping[str, Record]] = {
-            ContactKind.PERSON: await self._by_id(people, _to_person, hits, ContactKind.PERSON),
-            ContactKind.ORGANIZATION: await self._by_id(
-                organizations, _to_organization, hits, ContactKind.ORGANIZATION
-            ),
-        }
-        return [found[hit.kind][hit.record_id] for hit in hits if hit.record_id in found[hit.kind]]
+        found = await self._by_id(people, _to_person, ContactKind.PERSON, hits)
+        found |= await self._by_id(organizations, _to_organization, ContactKind.ORGANIZATION, hits)
+        return [found[hit] for hit in hits if hit in found]
 
     async def _find_sqlite(self, query: SearchQuery, offset: int, limit: int) -> Sequence[Row]:
         phrases = fts5_phrases(query.words)
@@ -156,14 +152,14 @@ class ContactSearch:
         self,
         table: Table,
         to_record: Callable[[Row], Record],
-        hits: Sequence[SearchHit],
         kind: ContactKind,
-    ) -> dict[str, Record]:
+        hits: Sequence[SearchHit],
+    ) -> dict[SearchHit, Record]:
         ids = [hit.record_id for hit in hits if hit.kind is kind]
         if not ids:
             return {}
         rows = await self._session.execute(select(table).where(table.c.id.in_(ids)))
-        return {row.id: to_record(row) for row in rows}
+        return {SearchHit(kind, row.id): to_record(row) for row in rows}
 
 
 def fts5_phrases(words: Sequence[str]) -> list[str]:
