@@ -1,0 +1,102 @@
+"""Starting what a benchmark needs, and stopping all of it whatever happens.
+
+Everything is started through the project's own classes (`NatsServer`,
+`PostgresServer`, `ServiceProcess`), registered for stopping *before* it
+starts, so an error or Ctrl-C half-way through a start still stops it.
+"""
+
+import contextlib
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+from crm_cli.processes import ServiceProcess
+from crm_cli.servers import LOOPBACK, NatsServer, PostgresServer, free_port
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class EchoProcess(ServiceProcess):
+    """The echo baseline (`python -m bench.echo_server`) as a `ServiceProcess`."""
+
+    def __init__(self, log_path: Path) -> None:
+        # bench is no installed package: the child finds it through PYTHONPATH.
+        super().__init__(
+            "echo", f"{LOOPBACK}:{free_port()}", {"PYTHONPATH": str(REPO_ROOT)}, log_path
+        )
+
+    @property
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "bench.echo_server"]
+
+
+class Databases:
+    """A fresh database per use on one backend."""
+
+    def __init__(self, backend: str, folder: Path, postgres: PostgresServer | None) -> None:
+        self.backend = backend
+        self._folder = folder
+        self._postgres = postgres
+        self._count = 0
+
+    def new(self, purpose: str) -> str:
+        self._count += 1
+        name = f"bench_{purpose}_{self._count}_{time.monotonic_ns()}"
+        if self.backend == "postgresql":
+            assert self._postgres is not None
+            return self._postgres.create_database(name)
+        return f"sqlite+aiosqlite:///{self._folder / name}.db"
+
+
+def _stop_quietly(what: str, stop: object) -> None:
+    try:
+        stop()  # type: ignore[operator]
+    except Exception as error:  # cleanup must go on with the next one
+        print(f"warning: stopping {what} failed: {error}", file=sys.stderr)
+
+
+def start_nats(stack: contextlib.ExitStack, folder: Path) -> NatsServer:
+    server = NatsServer(folder / "store", log_path=folder / "nats.log")
+    stack.callback(_stop_quietly, "nats-server", server.stop)
+    server.start()
+    return server
+
+
+def start_postgres(stack: contextlib.ExitStack, folder: Path) -> PostgresServer:
+    server = PostgresServer(folder)
+    stack.callback(_stop_quietly, "postgres", server.stop)
+    server.start()
+    return server
+
+
+def start_echo(stack: contextlib.ExitStack, logs: Path) -> EchoProcess:
+    echo = EchoProcess(logs / "echo.log")
+    stack.callback(_stop_quietly, "echo server", echo.stop)
+    echo.start()
+    return echo
+
+
+def start_services(
+    stack: contextlib.ExitStack,
+    services: Mapping[str, str],
+    nats: NatsServer,
+    logs: Path,
+) -> dict[str, ServiceProcess]:
+    """Starts each service (name -> database URL) as its own process; all SERVING on return."""
+    processes = {
+        service: ServiceProcess(
+            service,
+            f"{LOOPBACK}:{free_port()}",
+            {"CRM_NATS_URL": nats.url, f"CRM_{service.upper()}_DATABASE_URL": url},
+            logs / f"{service}.log",
+        )
+        for service, url in services.items()
+    }
+    for service, process in processes.items():
+        stack.callback(_stop_quietly, service, process.stop)
+    for process in processes.values():
+        process.start(wait_serving=False)
+    for process in processes.values():
+        process.wait_serving()
+    return processes
