@@ -71,9 +71,9 @@ def _sync(source: Path, target: Path) -> None:
             destination.write_bytes(new)
     if target.exists():
         for stale in target.rglob("*"):
-            if stale.is_file() and "__pycache__" not in stale.parts:
-                if stale.relative_to(target) not in wanted:
-                    stale.unlink()
+            generated = stale.is_file() and "__pycache__" not in stale.parts
+            if generated and stale.relative_to(target) not in wanted:
+                stale.unlink()
 
 
 if __name__ == "__main__":

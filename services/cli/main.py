@@ -22,7 +22,7 @@ from alembic.util.exc import CommandError as AlembicError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from crm_cli import events
+from crm_cli import contacts, events
 from crm_cli.up import run_suite
 from crm_common.config import DEFAULT_PORTS, load_service_settings
 from crm_common.storage.migrations import upgrade_to_head
@@ -99,7 +99,11 @@ def register(subparsers: Subparsers) -> None:
 
 
 # Each adds its commands to `crm`'s subparsers.
-REGISTRARS: tuple[Callable[[Subparsers], None], ...] = (register, events.register)
+REGISTRARS: tuple[Callable[[Subparsers], None], ...] = (
+    register,
+    events.register,
+    contacts.register,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

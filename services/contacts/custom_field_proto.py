@@ -38,6 +38,11 @@ _CASE = {field_type: f"{field_type.value}_value" for field_type in FieldType}
 _TYPE_OF_CASE = {case: field_type for field_type, case in _CASE.items()}
 
 
+def kind_from_proto(number: int) -> ContactKind | None:
+    """The kind a ContactKind number stands for; None when unspecified or unknown."""
+    return _KIND_FROM_PROTO.get(number)
+
+
 def definition_id_from_name(name: str, field: str = "name") -> str:
     definition_id = name.removeprefix(RESOURCE_PREFIX)
     if not name.startswith(RESOURCE_PREFIX) or not definition_id or "/" in definition_id:

@@ -3,6 +3,7 @@
 from crm.contacts.v1 import organization_pb2
 from crm_common.errors import InvalidArgument
 from crm_common.etags import etag_for
+from crm_contacts.custom_field_proto import custom_values_to_proto
 from crm_contacts.domain.organizations import Organization, OrganizationDetails
 from crm_contacts.proto import contact_points_to_proto, details_field
 
@@ -42,6 +43,7 @@ def organization_to_proto(organization: Organization) -> organization_pb2.Organi
         owner=details.owner,
         background=details.background,
         etag=etag_for(organization.version),
+        custom_fields=custom_values_to_proto(details.custom_fields),
         **contact_points_to_proto(details),
     )
     message.create_time.FromDatetime(organization.create_time)

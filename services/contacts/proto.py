@@ -128,6 +128,7 @@ def person_to_proto(person: Person) -> person_pb2.Person:
         background=details.background,
         etag=etag_for(person.version),
         custom_fields=custom_values_to_proto(details.custom_fields),
+        erased=person.erased,
         **contact_points_to_proto(details),
     )
     message.create_time.FromDatetime(person.create_time)

@@ -22,8 +22,16 @@ from crm_contacts.domain.custom_fields import (
     filter_field,
     validate_values,
 )
+from crm_contacts.domain.listing import (
+    ORGANIZATIONS_LISTING,
+    PEOPLE_LISTING,
+    check_query,
+    custom_field_ids,
+)
 from crm_contacts.domain.model import Person, PersonDetails
-from crm_contacts.domain.people_listing import FILTER_SCHEMA, check_query, custom_field_ids
+from crm_contacts.domain.organizations import Organization, OrganizationDetails
+from crm_contacts.events import published
+from crm_contacts.organization_proto import organization_details_from_proto, organization_to_proto
 from crm_contacts.storage.custom_fields import values_from_json, values_to_json
 
 NOW = datetime(2026, 11, 24, tzinfo=UTC)
@@ -224,6 +232,43 @@ def test_person_checks_custom_fields_on_create_and_when_they_change() -> None:
     assert person.update(same, NOW, DEFINITIONS) == []
 
 
+def test_organization_checks_custom_fields_for_organizations() -> None:
+    both = definition(
+        "tier", FieldType.NUMBER, applies_to=(ContactKind.PERSON, ContactKind.ORGANIZATION)
+    )
+    definitions = {**DEFINITIONS, "tier": both}
+    details = OrganizationDetails(
+        display_name="Engines",
+        custom_fields={
+            "company_only": CustomValue(FieldType.TEXT, " Ltd "),
+            "tier": CustomValue(FieldType.NUMBER, 2),
+        },
+    )
+    organization = Organization.create("o1", details, NOW, definitions)
+    assert organization.details.custom_fields == {
+        "company_only": CustomValue(FieldType.TEXT, "Ltd"),
+        "tier": CustomValue(FieldType.NUMBER, 2.0),
+    }
+    people_only = {"custom_fields": {"nickname": CustomValue(FieldType.TEXT, "x")}}
+    found = violations_of(lambda: organization.update(people_only, NOW, definitions))
+    assert list(found) == ['organization.custom_fields["nickname"]']
+    assert "does not apply to organizations" in found['organization.custom_fields["nickname"]']
+    assert organization.update({"industry": "Computing"}, NOW) == ["industry"]
+
+
+def test_organization_messages_and_events_carry_custom_fields() -> None:
+    details = OrganizationDetails(
+        display_name="Engines",
+        custom_fields={"company_only": CustomValue(FieldType.TEXT, "Ltd")},
+    )
+    organization = Organization.create("o1", details, NOW, DEFINITIONS)
+    message = organization_to_proto(organization)
+    assert message.custom_fields["company_only"].text_value == "Ltd"
+    assert organization_details_from_proto(message).custom_fields == details.custom_fields
+    event = published.organization_created(organization)
+    assert event.payload.organization.custom_fields == message.custom_fields  # type: ignore[attr-defined]
+
+
 def test_stored_values_round_trip_through_json() -> None:
     values = {
         "region": CustomValue(FieldType.SINGLE_SELECT, "EMEA"),
@@ -250,28 +295,50 @@ def test_query_checks_custom_fields_against_their_definitions() -> None:
     expr = parse_filter(
         'tags:"vip" AND (custom_fields.score > "2" OR custom_fields:region) '
         'AND custom_fields.since < "2026-01-01"',
-        FILTER_SCHEMA,
+        PEOPLE_LISTING.filter_schema,
     )
     keys = parse_order_by(
         "custom_fields.nickname desc", ["create_time"], default=(), prefixes=["custom_fields"]
     )
     assert custom_field_ids(expr, keys) == {"score", "region", "since", "nickname"}
-    query = check_query(expr, keys, DEFINITIONS)
+    query = check_query(PEOPLE_LISTING, expr, keys, DEFINITIONS)
     names = field_names(query.filter)
     assert names == {"tags", "custom_fields.score", "custom_fields.region", "custom_fields.since"}
     assert Comparison("custom_fields.score", Op.GT, 2.0) in query.filter.terms[1].terms  # type: ignore[union-attr]
 
-    assert violations_of(lambda: check_query(expr, keys, {})) == {
+    assert violations_of(lambda: check_query(PEOPLE_LISTING, expr, keys, {})) == {
         "order_by": "'custom_fields.nickname': no custom field 'nickname' is defined",
         "filter": "'custom_fields.since': no custom field 'since' is defined",
     }
-    not_for_people = parse_filter('custom_fields.company_only = "x"', FILTER_SCHEMA)
+    not_for_people = parse_filter('custom_fields.company_only = "x"', PEOPLE_LISTING.filter_schema)
     assert (
         "does not apply to people"
-        in violations_of(lambda: check_query(not_for_people, (), DEFINITIONS))["filter"]
+        in violations_of(lambda: check_query(PEOPLE_LISTING, not_for_people, (), DEFINITIONS))[
+            "filter"
+        ]
     )
-    mistyped = parse_filter('custom_fields.region = "Mars"', FILTER_SCHEMA)
-    assert "filter" in violations_of(lambda: check_query(mistyped, (), DEFINITIONS))
+    mistyped = parse_filter('custom_fields.region = "Mars"', PEOPLE_LISTING.filter_schema)
+    assert "filter" in violations_of(lambda: check_query(PEOPLE_LISTING, mistyped, (), DEFINITIONS))
+
+
+def test_organization_queries_take_organization_fields() -> None:
+    expr = parse_filter(
+        'domains:"example.com" AND custom_fields.company_only = "x"',
+        ORGANIZATIONS_LISTING.filter_schema,
+    )
+    keys = parse_order_by(
+        "custom_fields.company_only", ["display_name"], default=(), prefixes=["custom_fields"]
+    )
+    query = check_query(ORGANIZATIONS_LISTING, expr, keys, DEFINITIONS)
+    assert field_names(query.filter) == {"domains", "custom_fields.company_only"}
+    for_people = parse_filter('custom_fields.nickname = "x"', ORGANIZATIONS_LISTING.filter_schema)
+    found = violations_of(
+        lambda: check_query(ORGANIZATIONS_LISTING, for_people, keys[1:], DEFINITIONS)
+    )
+    assert found["filter"].endswith("custom field 'nickname' does not apply to organizations")
+    assert "filter" in violations_of(
+        lambda: parse_filter('given_name = "Ada"', ORGANIZATIONS_LISTING.filter_schema)
+    )
 
 
 def test_order_by_accepts_keys_under_prefixes_only() -> None:

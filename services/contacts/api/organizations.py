@@ -8,15 +8,9 @@ from crm.contacts.v1 import organization_pb2
 from crm_common.errors import InvalidArgument
 from crm_common.fieldmask import resolve_update_mask
 from crm_common.messaging.uow import UnitOfWorkFactory
-from crm_common.pagination import (
-    SortKey,
-    decode_page_token,
-    encode_page_token,
-    page_size,
-    parse_order_by,
-    query_digest,
-)
-from crm_contacts.domain.organizations import WRITABLE_FIELDS, Organization
+from crm_contacts.api.listing import list_request
+from crm_contacts.domain.listing import ORGANIZATIONS_LISTING
+from crm_contacts.domain.organizations import WRITABLE_FIELDS
 from crm_contacts.handlers import organizations as handlers
 from crm_contacts.organization_proto import (
     organization_details_field,
@@ -25,8 +19,6 @@ from crm_contacts.organization_proto import (
     organization_to_proto,
 )
 from crm_contacts.storage.organizations import SORT_COLUMNS
-
-DEFAULT_ORDER = (SortKey("create_time", descending=True),)
 
 
 class OrganizationsApi:
@@ -55,19 +47,14 @@ class OrganizationsApi:
     async def ListOrganizations(
         self, request: pb.ListOrganizationsRequest, context: ServicerContext
     ) -> pb.ListOrganizationsResponse:
-        size = page_size(request.page_size)
-        keys = parse_order_by(request.order_by, list(SORT_COLUMNS), default=DEFAULT_ORDER)
-        digest = query_digest(order_by=[(k.field, k.descending) for k in keys])
-        after = decode_page_token(request.page_token, digest)
-        found, has_more = await handlers.list_organizations(self._units(), keys, after, size)
-        response = pb.ListOrganizationsResponse(
-            organizations=[organization_to_proto(o) for o in found]
+        query = list_request(request, ORGANIZATIONS_LISTING, SORT_COLUMNS)
+        page = await handlers.list_organizations(
+            self._units(), query.expr, query.keys, query.after, query.size
         )
-        if has_more:
-            response.next_page_token = encode_page_token(
-                [_sort_value(found[-1], key.field) for key in keys], digest
-            )
-        return response
+        return pb.ListOrganizationsResponse(
+            organizations=[organization_to_proto(o) for o in page.items],
+            next_page_token=query.next_page_token(page.next_key),
+        )
 
     async def UpdateOrganization(
         self, request: pb.UpdateOrganizationRequest, context: ServicerContext
@@ -88,9 +75,3 @@ class OrganizationsApi:
         organization_id = organization_id_from_name(request.name)
         await handlers.delete_organization(self._units(), organization_id, request.etag)
         return Empty()
-
-
-def _sort_value(organization: Organization, field: str) -> object:
-    if field in ("create_time", "update_time", "id"):
-        return getattr(organization, field)
-    return getattr(organization.details, field)

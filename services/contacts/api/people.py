@@ -7,18 +7,10 @@ from crm.contacts.v1 import contacts_service_pb2 as pb
 from crm.contacts.v1 import person_pb2
 from crm_common.errors import InvalidArgument
 from crm_common.fieldmask import resolve_update_mask
-from crm_common.filtering import parse_filter
 from crm_common.messaging.uow import UnitOfWorkFactory
-from crm_common.pagination import (
-    SortKey,
-    decode_page_token,
-    encode_page_token,
-    page_size,
-    parse_order_by,
-    query_digest,
-)
+from crm_contacts.api.listing import list_request
+from crm_contacts.domain.listing import PEOPLE_LISTING
 from crm_contacts.domain.model import WRITABLE_FIELDS
-from crm_contacts.domain.people_listing import CUSTOM_FIELDS, FILTER_SCHEMA
 from crm_contacts.handlers import people as handlers
 from crm_contacts.proto import (
     details_field,
@@ -27,8 +19,6 @@ from crm_contacts.proto import (
     person_to_proto,
 )
 from crm_contacts.storage.repository import SORT_COLUMNS
-
-DEFAULT_ORDER = (SortKey("create_time", descending=True),)
 
 
 class PeopleApi:
@@ -53,19 +43,14 @@ class PeopleApi:
     async def ListPeople(
         self, request: pb.ListPeopleRequest, context: ServicerContext
     ) -> pb.ListPeopleResponse:
-        size = page_size(request.page_size)
-        # Custom fields in the filter and order are typed by the handler.
-        expr = parse_filter(request.filter, FILTER_SCHEMA)
-        keys = parse_order_by(
-            request.order_by, list(SORT_COLUMNS), default=DEFAULT_ORDER, prefixes=[CUSTOM_FIELDS]
+        query = list_request(request, PEOPLE_LISTING, SORT_COLUMNS)
+        page = await handlers.list_people(
+            self._units(), query.expr, query.keys, query.after, query.size
         )
-        digest = query_digest(order_by=[(k.field, k.descending) for k in keys], filter=repr(expr))
-        after = decode_page_token(request.page_token, digest)
-        page = await handlers.list_people(self._units(), expr, keys, after, size)
-        response = pb.ListPeopleResponse(people=[person_to_proto(p) for p in page.people])
-        if page.next_key is not None:
-            response.next_page_token = encode_page_token(page.next_key, digest)
-        return response
+        return pb.ListPeopleResponse(
+            people=[person_to_proto(p) for p in page.items],
+            next_page_token=query.next_page_token(page.next_key),
+        )
 
     async def UpdatePerson(
         self, request: pb.UpdatePersonRequest, context: ServicerContext

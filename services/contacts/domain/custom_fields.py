@@ -12,7 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any
+from types import MappingProxyType
+from typing import Any, ClassVar, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 from crm_common.errors import InvalidArgument, Violations
@@ -202,6 +203,10 @@ def _applies_to(
 
 # --- Values -----------------------------------------------------------------
 
+# The definitions a write needs: those of the custom fields it sets.
+Definitions = Mapping[str, CustomFieldDefinition]
+NO_DEFINITIONS: Definitions = MappingProxyType({})
+
 
 def normalise_values(
     definitions: Mapping[str, CustomFieldDefinition],
@@ -230,6 +235,30 @@ def normalise_values(
             else:
                 result[key] = normalised
     return result
+
+
+class HasCustomFields(Protocol):
+    """The writable details (a dataclass) of a kind of record that holds custom values."""
+
+    __dataclass_fields__: ClassVar[dict[str, Any]]
+    custom_fields: Mapping[str, CustomValue]
+
+
+Details = TypeVar("Details", bound=HasCustomFields)
+
+
+def with_custom_values(
+    details: Details,
+    definitions: Definitions,
+    kind: ContactKind,
+    violations: Violations,
+) -> Details:
+    """`details` with its custom fields checked for `kind` and made canonical.
+
+    Violations are named after the kind, e.g. `organization.custom_fields["x"]`.
+    """
+    values = normalise_values(definitions, details.custom_fields, kind, kind.value, violations)
+    return replace(details, custom_fields=values)
 
 
 def validate_values(

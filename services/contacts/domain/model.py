@@ -3,7 +3,6 @@
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from types import MappingProxyType
 from typing import Any
 
 from crm_common.errors import Violations
@@ -20,10 +19,11 @@ from crm_contacts.domain.contact_points import (
     normalise_contact_points,
 )
 from crm_contacts.domain.custom_fields import (
+    NO_DEFINITIONS,
     ContactKind,
-    CustomFieldDefinition,
     CustomValue,
-    normalise_values,
+    Definitions,
+    with_custom_values,
 )
 
 __all__ = [
@@ -55,9 +55,6 @@ class PersonDetails:
     custom_fields: Mapping[str, CustomValue] = field(default_factory=dict)
 
 
-Definitions = Mapping[str, CustomFieldDefinition]
-NO_DEFINITIONS: Definitions = MappingProxyType({})
-
 WRITABLE_FIELDS = tuple(PersonDetails.__dataclass_fields__)
 
 
@@ -68,6 +65,8 @@ class Person:
     create_time: datetime
     update_time: datetime
     version: int = 1
+    # An erased person is a tombstone: no personal data, and no more changes.
+    erased: bool = False
 
     @property
     def display_name(self) -> str:
@@ -85,7 +84,7 @@ class Person:
         violations = Violations()
         check_id(violations, "person_id", person_id)
         details = normalise(details, violations, prefix="person")
-        details = _with_custom_fields(details, definitions, violations)
+        details = with_custom_values(details, definitions, ContactKind.PERSON, violations)
         violations.raise_if_any()
         return cls(id=person_id, details=details, create_time=now, update_time=now)
 
@@ -101,7 +100,7 @@ class Person:
         violations = Violations()
         merged = normalise(replace(self.details, **changes), violations, prefix="person")
         if "custom_fields" in changes:
-            merged = _with_custom_fields(merged, definitions, violations)
+            merged = with_custom_values(merged, definitions, ContactKind.PERSON, violations)
         violations.raise_if_any()
         changed = [name for name in changes if getattr(merged, name) != getattr(self.details, name)]
         if changed:
@@ -110,18 +109,14 @@ class Person:
             self.version += 1
         return changed
 
+    def touch(self, now: datetime) -> None:
+        """Records a change outside the details, such as the links a merge moved here."""
+        self.update_time = now
+        self.version += 1
+
     @property
     def normalised_emails(self) -> list[str]:
         return [email.address for email in self.details.email_addresses]
-
-
-def _with_custom_fields(
-    details: PersonDetails, definitions: Definitions, violations: Violations
-) -> PersonDetails:
-    values = normalise_values(
-        definitions, details.custom_fields, ContactKind.PERSON, "person", violations
-    )
-    return replace(details, custom_fields=values)
 
 
 def normalise(details: PersonDetails, violations: Violations, prefix: str) -> PersonDetails:

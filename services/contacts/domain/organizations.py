@@ -1,7 +1,8 @@
 """Organizations: plain data and rules."""
 
 import re
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -17,6 +18,13 @@ from crm_contacts.domain.contact_points import (
     check_id,
     check_length,
     normalise_contact_points,
+)
+from crm_contacts.domain.custom_fields import (
+    NO_DEFINITIONS,
+    ContactKind,
+    CustomValue,
+    Definitions,
+    with_custom_values,
 )
 
 DOMAINS_MAX = 20
@@ -38,6 +46,8 @@ class OrganizationDetails:
     background: str = ""
     social_handles: tuple[SocialHandle, ...] = ()
     tags: tuple[str, ...] = ()
+    # Keyed by definition id; checked against the definitions on every write.
+    custom_fields: Mapping[str, CustomValue] = field(default_factory=dict)
 
 
 WRITABLE_FIELDS = tuple(OrganizationDetails.__dataclass_fields__)
@@ -53,18 +63,32 @@ class Organization:
 
     @classmethod
     def create(
-        cls, organization_id: str, details: OrganizationDetails, now: datetime
+        cls,
+        organization_id: str,
+        details: OrganizationDetails,
+        now: datetime,
+        definitions: Definitions = NO_DEFINITIONS,
     ) -> "Organization":
+        """`definitions` must hold those of the custom fields `details` sets."""
         violations = Violations()
         check_id(violations, "organization_id", organization_id)
         details = normalise(details, violations)
+        details = with_custom_values(details, definitions, ContactKind.ORGANIZATION, violations)
         violations.raise_if_any()
         return cls(id=organization_id, details=details, create_time=now, update_time=now)
 
-    def update(self, changes: dict[str, Any], now: datetime) -> list[str]:
-        """Applies the changed fields; returns the names of those that really changed."""
+    def update(
+        self, changes: dict[str, Any], now: datetime, definitions: Definitions = NO_DEFINITIONS
+    ) -> list[str]:
+        """Applies the changed fields; returns the names of those that really changed.
+
+        Custom fields are checked only when they change, as for people (see
+        `Person.update`).
+        """
         violations = Violations()
         merged = normalise(replace(self.details, **changes), violations)
+        if "custom_fields" in changes:
+            merged = with_custom_values(merged, definitions, ContactKind.ORGANIZATION, violations)
         violations.raise_if_any()
         changed = [name for name in changes if getattr(merged, name) != getattr(self.details, name)]
         if changed:
@@ -106,13 +130,18 @@ def _domains(domains: tuple[str, ...], violations: Violations, path: str) -> tup
         violations.add(path, f"has more than {DOMAINS_MAX} entries")
     result: dict[str, None] = {}
     for index, domain in enumerate(domains):
-        clean = domain.strip().lower().removeprefix("www.")
+        clean = normalise_domain(domain)
         if not _DOMAIN.fullmatch(clean):
             violations.add(f"{path}[{index}]", f"{domain!r} is not a domain name like example.com")
         elif clean in result:
             violations.add(f"{path}[{index}]", f"{clean} is listed twice")
         result[clean] = None
     return tuple(result)
+
+
+def normalise_domain(domain: str) -> str:
+    """`WWW.Example.com ` is example.com: how domains are stored and matched."""
+    return domain.strip().lower().removeprefix("www.")
 
 
 def _is_web_url(value: str) -> bool:

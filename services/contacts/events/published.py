@@ -1,5 +1,7 @@
 """The events the contacts service announces."""
 
+from collections.abc import Sequence
+
 from google.protobuf.message import Message
 
 from crm.contacts.v1 import events_pb2
@@ -13,6 +15,8 @@ from crm_contacts.proto import RESOURCE_PREFIX, person_to_proto
 CONTACT_CREATED = "contact.created"
 CONTACT_UPDATED = "contact.updated"
 CONTACT_DELETED = "contact.deleted"
+CONTACT_MERGED = "contact.merged"
+CONTACT_ERASED = "contact.erased"
 ORGANIZATION_CREATED = "organization.created"
 ORGANIZATION_UPDATED = "organization.updated"
 ORGANIZATION_DELETED = "organization.deleted"
@@ -39,6 +43,20 @@ def contact_deleted(person: Person) -> OutgoingEvent:
         aggregate_version=person.version + 1,
         payload=events_pb2.PersonDeleted(name=RESOURCE_PREFIX + person.id),
     )
+
+
+def contact_merged(survivor: Person, merged_ids: Sequence[str]) -> OutgoingEvent:
+    """About the survivor, at its version after the merge; names the people now gone."""
+    payload = events_pb2.PersonMerged(
+        person=person_to_proto(survivor),
+        merged_people=[RESOURCE_PREFIX + person_id for person_id in merged_ids],
+    )
+    return _about(survivor, CONTACT_MERGED, payload)
+
+
+def contact_erased(person: Person) -> OutgoingEvent:
+    """At the tombstone's version, so a late `contact.updated` cannot undo the scrub."""
+    return _about(person, CONTACT_ERASED, events_pb2.PersonErased(name=RESOURCE_PREFIX + person.id))
 
 
 def organization_created(organization: Organization) -> OutgoingEvent:

@@ -7,10 +7,13 @@ from typing import Any
 
 from crm_common.errors import NotFound
 from crm_common.etags import check_etag
+from crm_common.filtering import Expr
 from crm_common.messaging.uow import UnitOfWork
 from crm_common.pagination import SortKey
+from crm_contacts.domain.listing import ORGANIZATIONS_LISTING
 from crm_contacts.domain.organizations import Organization, OrganizationDetails
 from crm_contacts.events import published
+from crm_contacts.handlers.records import Page, checked_query, definitions_for
 from crm_contacts.storage.dependents import delete_dependents_of
 from crm_contacts.storage.organizations import OrganizationRepository
 
@@ -18,10 +21,11 @@ from crm_contacts.storage.organizations import OrganizationRepository
 async def create_organization(
     uow: UnitOfWork, details: OrganizationDetails, organization_id: str = ""
 ) -> Organization:
-    organization = Organization.create(
-        organization_id or uuid.uuid4().hex, details, datetime.now(UTC)
-    )
     async with uow:
+        definitions = await definitions_for(uow.session, details.custom_fields)
+        organization = Organization.create(
+            organization_id or uuid.uuid4().hex, details, datetime.now(UTC), definitions
+        )
         await OrganizationRepository(uow.session).add(organization)
         uow.publish(published.organization_created(organization))
         await uow.commit()
@@ -41,7 +45,8 @@ async def update_organization(
         organization = await _existing(repository, organization_id)
         check_etag(etag, organization.version, f"organizations/{organization_id}")
         read_version = organization.version
-        changed = organization.update(changes, datetime.now(UTC))
+        definitions = await definitions_for(uow.session, changes.get("custom_fields", {}))
+        changed = organization.update(changes, datetime.now(UTC), definitions)
         if changed:
             await repository.save(organization, expected_version=read_version)
             uow.publish(published.organization_updated(organization, changed))
@@ -61,11 +66,17 @@ async def delete_organization(uow: UnitOfWork, organization_id: str, etag: str) 
 
 
 async def list_organizations(
-    uow: UnitOfWork, keys: Sequence[SortKey], after: Sequence[Any] | None, size: int
-) -> tuple[list[Organization], bool]:
+    uow: UnitOfWork,
+    expr: Expr | None,
+    keys: tuple[SortKey, ...],
+    after: Sequence[Any] | None,
+    size: int,
+) -> Page[Organization]:
+    """A page of organizations matching `expr`, whose custom fields are checked here."""
     async with uow:
-        found = await OrganizationRepository(uow.session).page(keys, after, size)
-    return found[:size], len(found) > size
+        query = await checked_query(uow.session, ORGANIZATIONS_LISTING, expr, keys)
+        found = await OrganizationRepository(uow.session).page(query, after, size)
+    return Page.of(found, size)
 
 
 async def _existing(repository: OrganizationRepository, organization_id: str) -> Organization:

@@ -1,8 +1,7 @@
 """Use cases of the contacts service, as plain functions over a unit of work."""
 
 import uuid
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,24 +10,18 @@ from crm_common.etags import check_etag
 from crm_common.filtering import Expr
 from crm_common.messaging.uow import UnitOfWork
 from crm_common.pagination import SortKey
-from crm_contacts.domain.model import Definitions, Person, PersonDetails
-from crm_contacts.domain.people_listing import check_query, custom_field_ids
+from crm_contacts.domain.listing import PEOPLE_LISTING
+from crm_contacts.domain.model import Person, PersonDetails
+from crm_contacts.domain.privacy import ensure_not_erased
 from crm_contacts.events import published
-from crm_contacts.storage.custom_fields import CustomFieldDefinitionRepository
+from crm_contacts.handlers.records import Page, checked_query, definitions_for
 from crm_contacts.storage.dependents import delete_dependents_of
 from crm_contacts.storage.repository import PersonRepository
 
 
-@dataclass(frozen=True)
-class Page:
-    people: list[Person]
-    # The sort key values to continue after; None on the last page.
-    next_key: list[Any] | None
-
-
 async def create_person(uow: UnitOfWork, details: PersonDetails, person_id: str = "") -> Person:
     async with uow:
-        definitions = await _definitions_for(uow, details.custom_fields)
+        definitions = await definitions_for(uow.session, details.custom_fields)
         person = Person.create(
             person_id or uuid.uuid4().hex, details, datetime.now(UTC), definitions
         )
@@ -50,8 +43,9 @@ async def update_person(
         people = PersonRepository(uow.session)
         person = await _existing(people, person_id)
         check_etag(etag, person.version, f"people/{person_id}")
+        ensure_not_erased(person)
         read_version = person.version
-        definitions = await _definitions_for(uow, changes.get("custom_fields", {}))
+        definitions = await definitions_for(uow.session, changes.get("custom_fields", {}))
         changed = person.update(changes, datetime.now(UTC), definitions)
         if changed:
             await people.save(person, expected_version=read_version)
@@ -65,6 +59,8 @@ async def delete_person(uow: UnitOfWork, person_id: str, etag: str) -> None:
         people = PersonRepository(uow.session)
         person = await _existing(people, person_id)
         check_etag(etag, person.version, f"people/{person_id}")
+        # The tombstone is what keeps other services' references valid.
+        ensure_not_erased(person)
         await delete_dependents_of(uow.session, f"people/{person_id}")
         await people.delete(person_id)
         uow.publish(published.contact_deleted(person))
@@ -77,20 +73,12 @@ async def list_people(
     keys: tuple[SortKey, ...],
     after: Sequence[Any] | None,
     size: int,
-) -> Page:
+) -> Page[Person]:
     """A page of people matching `expr`, whose custom fields are checked here."""
     async with uow:
-        ids = custom_field_ids(expr, keys)
-        definitions = await CustomFieldDefinitionRepository(uow.session).get_many(ids)
-        query = check_query(expr, keys, definitions)
+        query = await checked_query(uow.session, PEOPLE_LISTING, expr, keys)
         found = await PersonRepository(uow.session).page(query, after, size)
-    next_key = found[size - 1][1] if len(found) > size else None
-    return Page(people=[person for person, _ in found[:size]], next_key=next_key)
-
-
-async def _definitions_for(uow: UnitOfWork, custom_fields: Iterable[str]) -> Definitions:
-    """The definitions of the fields a write sets, locked against change until commit."""
-    return await CustomFieldDefinitionRepository(uow.session).get_many(custom_fields, share=True)
+    return Page.of(found, size)
 
 
 async def _existing(people: PersonRepository, person_id: str) -> Person:

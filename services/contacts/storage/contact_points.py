@@ -1,6 +1,5 @@
 """Contact points as JSON columns, shared by the people and organizations tables."""
 
-from dataclasses import asdict
 from typing import Any
 
 from crm_contacts.domain.contact_points import (
@@ -42,4 +41,11 @@ def contact_points_from_row(row: Any) -> dict[str, Any]:
 
 
 def _plain(values: tuple[Any, ...]) -> list[Any]:
-    return [asdict(value) if hasattr(value, "__dataclass_fields__") else value for value in values]
+    # One level deep is enough (their fields are text, enums and tuples of
+    # text, which JSON takes as they are) and much cheaper than asdict's deep copy.
+    return [
+        {name: getattr(value, name) for name in value.__dataclass_fields__}
+        if hasattr(value, "__dataclass_fields__")
+        else value
+        for value in values
+    ]

@@ -177,6 +177,16 @@ class CustomValueRows:
     async def delete(self, record_id: str) -> None:
         await self._session.execute(delete(self._table).where(self._table.c.record_id == record_id))
 
+    async def insert_many(self, values: Mapping[str, Mapping[str, CustomValue]]) -> None:
+        """The rows of records that hold none yet (new ones), keyed by record id: one statement."""
+        rows = [
+            _row(record_id, key, value)
+            for record_id, held in values.items()
+            for key, value in held.items()
+        ]
+        if rows:
+            await self._session.execute(insert(self._table), rows)
+
     async def in_use(self, field_id: str, texts: Sequence[str] | None = None) -> bool:
         """Whether any record holds the field, or (given `texts`) one of those values."""
         condition = self._table.c.field_id == field_id

@@ -63,6 +63,13 @@ async def delete_notes_of(session: AsyncSession, parent_name: str) -> None:
     await session.execute(delete(notes).where(*of_parent(parent)))
 
 
+async def repoint_notes(session: AsyncSession, old: ParentRef, new: ParentRef) -> None:
+    """Moves every note of `old` to `new`, as merging records does; ids stay unique."""
+    await session.execute(
+        update(notes).where(*of_parent(old)).values(parent_kind=new.kind.value, parent_id=new.id)
+    )
+
+
 def of_parent(parent: ParentRef) -> list[Any]:
     """WHERE clauses selecting a parent's notes."""
     return [notes.c.parent_kind == parent.kind.value, notes.c.parent_id == parent.id]

@@ -1,7 +1,6 @@
 """Loading and saving people."""
 
-from collections.abc import Sequence
-from dataclasses import asdict
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from sqlalchemy import Row, delete, insert, select, update
@@ -9,27 +8,33 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_common.errors import Aborted, AlreadyExists
-from crm_common.storage.filter_sql import ChildTableBinding, ColumnBinding, filter_clause
-from crm_common.storage.filter_values import NormalisedValue
+from crm_common.storage.filter_sql import ColumnBinding
 from crm_contacts.domain.contact_points import normalise_email
+from crm_contacts.domain.listing import CUSTOM_FIELDS, ListQuery
 from crm_contacts.domain.model import Person, PersonDetails
-from crm_contacts.domain.people_listing import CUSTOM_FIELDS, PeopleQuery
 from crm_contacts.storage.contact_points import (
     CONTACT_POINT_COLUMNS,
     contact_points_from_row,
     contact_points_to_columns,
 )
 from crm_contacts.storage.custom_fields import (
-    CustomSort,
-    CustomValueBinding,
     CustomValueRows,
-    custom_sort,
     person_custom_values,
-    sorted_page,
     values_from_json,
     values_to_json,
 )
+from crm_contacts.storage.duplicates import (
+    delete_match_keys,
+    match_key_rows,
+    person_match_keys,
+    write_match_keys,
+)
+from crm_contacts.storage.listing import ChildRows, RecordListing
 from crm_contacts.storage.tables import people, person_emails, person_tags
+
+_TAGS = ChildRows(person_tags.c.person_id, person_tags.c.tag)
+# Emails are written by _claim_emails, which also keeps them unique.
+_EMAILS = ChildRows(person_emails.c.person_id, person_emails.c.address)
 
 SORT_COLUMNS = {
     "create_time": people.c.create_time,
@@ -47,14 +52,17 @@ FILTER_BINDINGS = {
     "create_time": ColumnBinding(people.c.create_time),
     "update_time": ColumnBinding(people.c.update_time),
     # Stored lower-cased: `tags:"VIP"` means the tag vip.
-    "tags": NormalisedValue(
-        ChildTableBinding(people.c.id, person_tags.c.person_id, person_tags.c.tag), str.lower
-    ),
-    "email_addresses": NormalisedValue(
-        ChildTableBinding(people.c.id, person_emails.c.person_id, person_emails.c.address),
-        normalise_email,
-    ),
+    "tags": _TAGS.binding(people.c.id, str.lower),
+    "email_addresses": _EMAILS.binding(people.c.id, normalise_email),
 }
+
+_SCALAR_FIELDS = tuple(
+    name
+    for name in PersonDetails.__dataclass_fields__
+    if name not in CONTACT_POINT_COLUMNS and name != CUSTOM_FIELDS
+)
+
+LISTING = RecordListing(people, person_custom_values, FILTER_BINDINGS, SORT_COLUMNS)
 
 
 class PersonRepository:
@@ -73,6 +81,41 @@ class PersonRepository:
         await self._claim_emails(person)
         await self._write_children(person)
 
+    async def get_many(self, person_ids: Collection[str]) -> dict[str, Person]:
+        """The people that exist among `person_ids`, by id."""
+        if not person_ids:
+            return {}
+        query = select(people).where(people.c.id.in_(person_ids))
+        return {row.id: _to_person(row) for row in await self._session.execute(query)}
+
+    async def owners_of(self, addresses: Collection[str]) -> dict[str, str]:
+        """Of the (normalised) email addresses, those someone holds, each with the person's id."""
+        if not addresses:
+            return {}
+        query = select(person_emails).where(person_emails.c.address.in_(addresses))
+        return {row.address: row.person_id for row in await self._session.execute(query)}
+
+    async def add_many(self, new: Sequence[Person]) -> None:
+        """`add` for many people at once, one statement per table, as imports need.
+
+        The caller has checked that the ids and emails are free; should one
+        have been taken since, the keys refuse it (AlreadyExists).
+        """
+        if not new:
+            return
+        emails = [{"address": a, "person_id": p.id} for p in new for a in p.normalised_emails]
+        try:
+            await self._session.execute(insert(people), [_to_row(person) for person in new])
+            if emails:
+                await self._session.execute(insert(person_emails), emails)
+        except IntegrityError as error:
+            raise AlreadyExists("a person id or email address was taken meanwhile") from error
+        await _TAGS.insert_many(self._session, {p.id: p.details.tags for p in new})
+        await self._custom_values.insert_many({p.id: p.details.custom_fields for p in new})
+        keys = [row for person in new for row in _match_key_rows(person)]
+        if keys:
+            await self._session.execute(insert(person_match_keys), keys)
+
     async def save(self, person: Person, expected_version: int) -> None:
         """Writes a changed person unless someone else changed it first."""
         result = await self._session.execute(
@@ -82,40 +125,28 @@ class PersonRepository:
         )
         if result.rowcount != 1:
             raise Aborted(f"people/{person.id} was changed concurrently; get it again and retry")
-        await self._session.execute(
-            delete(person_emails).where(person_emails.c.person_id == person.id)
-        )
+        await _EMAILS.delete(self._session, person.id)
         await self._claim_emails(person)
-        await self._delete_tags(person.id)
         await self._write_children(person)
 
-    async def delete(self, person_id: str) -> None:
-        await self._session.execute(
-            delete(person_emails).where(person_emails.c.person_id == person_id)
-        )
-        await self._delete_tags(person_id)
+    async def delete(self, person_id: str, expected_version: int | None = None) -> None:
+        """Deletes a person; given `expected_version`, only unless someone changed it first."""
+        await _EMAILS.delete(self._session, person_id)
+        await _TAGS.delete(self._session, person_id)
         await self._custom_values.delete(person_id)
-        await self._session.execute(delete(people).where(people.c.id == person_id))
+        await delete_match_keys(self._session, person_id)
+        statement = delete(people).where(people.c.id == person_id)
+        if expected_version is not None:
+            statement = statement.where(people.c.version == expected_version)
+        result = await self._session.execute(statement)
+        if expected_version is not None and result.rowcount != 1:
+            raise Aborted(f"people/{person_id} was changed concurrently; get it again and retry")
 
     async def page(
-        self, query: PeopleQuery, after: Sequence[Any] | None, size: int
+        self, query: ListQuery, after: Sequence[Any] | None, size: int
     ) -> list[tuple[Person, list[Any]]]:
-        """Up to size + 1 people, each with its values of the keys SQL sorts by.
-
-        Those values are what a page token must carry: custom sorts add keys
-        of their own (see CustomSort), which the caller need not know.
-        """
-        where = filter_clause(query.filter, _filter_bindings(query))
-        rows = await sorted_page(
-            self._session,
-            people,
-            where,
-            query.keys,
-            SORT_COLUMNS,
-            _custom_sorts(query),
-            after,
-            size,
-        )
+        """Up to size + 1 people, each with the key values a page token carries."""
+        rows = await LISTING.page(self._session, query, after, size)
         return [(_to_person(row), key) for row, key in rows]
 
     async def custom_field_in_use(self, field_id: str, options: Sequence[str] | None) -> bool:
@@ -123,16 +154,10 @@ class PersonRepository:
         return await self._custom_values.in_use(field_id, options)
 
     async def _write_children(self, person: Person) -> None:
-        """The rows that make tags and custom fields quick to filter on."""
-        tags = person.details.tags
-        if tags:
-            await self._session.execute(
-                insert(person_tags), [{"person_id": person.id, "tag": tag} for tag in tags]
-            )
+        """The rows that make tags and custom fields quick to filter on, and duplicates to find."""
+        await _TAGS.replace(self._session, person.id, person.details.tags)
         await self._custom_values.replace(person.id, person.details.custom_fields)
-
-    async def _delete_tags(self, person_id: str) -> None:
-        await self._session.execute(delete(person_tags).where(person_tags.c.person_id == person_id))
+        await write_match_keys(self._session, person)
 
     async def _claim_emails(self, person: Person) -> None:
         addresses = person.normalised_emails
@@ -158,11 +183,8 @@ class PersonRepository:
 
 def _to_row(person: Person) -> dict[str, Any]:
     details = person.details
-    scalars = {
-        name: value
-        for name, value in asdict(details).items()
-        if name not in CONTACT_POINT_COLUMNS and name != CUSTOM_FIELDS
-    }
+    # Not asdict: it deep-copies every contact point, which imports pay per row.
+    scalars = {name: getattr(details, name) for name in _SCALAR_FIELDS}
     return {
         **scalars,
         **contact_points_to_columns(details),
@@ -171,7 +193,14 @@ def _to_row(person: Person) -> dict[str, Any]:
         "create_time": person.create_time,
         "update_time": person.update_time,
         "version": person.version,
+        "erased": person.erased,
     }
+
+
+def _match_key_rows(person: Person) -> list[dict[str, str]]:
+    details = person.details
+    emails = [email.address for email in details.email_addresses]
+    return match_key_rows(person.id, emails, [phone.number for phone in details.phone_numbers])
 
 
 def _to_person(row: Row) -> Person:
@@ -189,28 +218,5 @@ def _to_person(row: Row) -> Person:
         create_time=row.create_time,
         update_time=row.update_time,
         version=row.version,
+        erased=row.erased,
     )
-
-
-def _custom_sorts(query: PeopleQuery) -> dict[str, CustomSort]:
-    prefix = f"{CUSTOM_FIELDS}."
-    return {
-        key.field: custom_sort(
-            person_custom_values,
-            people.c.id,
-            query.definitions[key.field.removeprefix(prefix)],
-            label=f"sort_{index}",
-        )
-        for index, key in enumerate(query.keys)
-        if key.field.startswith(prefix)
-    }
-
-
-def _filter_bindings(query: PeopleQuery) -> dict[str, Any]:
-    custom = {
-        f"{CUSTOM_FIELDS}.{definition.id}": CustomValueBinding(
-            person_custom_values, people.c.id, definition.id, definition.type
-        )
-        for definition in query.definitions.values()
-    }
-    return {**FILTER_BINDINGS, **custom}

@@ -1,6 +1,18 @@
 """The contacts database schema (SQLAlchemy Core)."""
 
-from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    false,
+)
 
 from crm_common.storage.db import UtcDateTime
 
@@ -28,6 +40,8 @@ people = Table(
     Column("create_time", UtcDateTime, nullable=False),
     Column("update_time", UtcDateTime, nullable=False),
     Column("version", Integer, nullable=False),
+    # A tombstone left by ErasePerson: the row stays so that references hold.
+    Column("erased", Boolean, nullable=False, server_default=false()),
     Index("ix_people_create_time", "create_time", "id"),
     Index("ix_people_update_time", "update_time", "id"),
     Index("ix_people_family_given", "family_name", "given_name", "id"),
@@ -48,12 +62,20 @@ person_emails = Table(
     ),
 )
 
-# Tags one a row, so that `tags:"vip"` is an index lookup (tag first) and
-# not a scan of every person's JSON array; people.tags keeps their order.
-person_tags = Table(
-    "person_tags",
-    metadata,
-    Column("person_id", String(63), ForeignKey("people.id", ondelete="CASCADE"), primary_key=True),
-    Column("tag", String(64), primary_key=True),
-    Index("ix_person_tags_tag", "tag", "person_id"),
-)
+
+def repeated_values_table(name: str, records: Table, key: str, value: str, length: int) -> Table:
+    """One value of a record's repeated field a row (the record's JSON keeps their order).
+
+    So that `tags:"vip"` is an index lookup, value first, and not a scan of
+    every record's JSON array.
+    """
+    return Table(
+        name,
+        metadata,
+        Column(key, String(63), ForeignKey(records.c.id, ondelete="CASCADE"), primary_key=True),
+        Column(value, String(length), primary_key=True),
+        Index(f"ix_{name}_{value}", value, key),
+    )
+
+
+person_tags = repeated_values_table("person_tags", people, "person_id", "tag", 64)

@@ -15,10 +15,12 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    delete,
     insert,
     literal_column,
     select,
     union_all,
+    update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -98,6 +100,32 @@ class TimelineRepository:
             return {}
         query = select(timeline_entries).where(timeline_entries.c.id.in_(ids))
         return {row.id: _to_entry(row) for row in (await self._session.execute(query)).all()}
+
+
+async def repoint_timeline_entries(session: AsyncSession, old: ParentRef, new: ParentRef) -> None:
+    """Moves the entries of `old` to `new`, as merging records does.
+
+    An event about both records has an entry on each; `new` keeps its own,
+    since the unique (event, parent) constraint allows one.
+    """
+    held_by_new = select(timeline_entries.c.event_id).where(*_of_parent(new))
+    await session.execute(
+        delete(timeline_entries).where(
+            *_of_parent(old), timeline_entries.c.event_id.in_(held_by_new)
+        )
+    )
+    await session.execute(
+        update(timeline_entries)
+        .where(*_of_parent(old))
+        .values(parent_kind=new.kind.value, parent_id=new.id)
+    )
+
+
+def _of_parent(parent: ParentRef) -> list[Any]:
+    return [
+        timeline_entries.c.parent_kind == parent.kind.value,
+        timeline_entries.c.parent_id == parent.id,
+    ]
 
 
 def sort_key(entry: TimelineEntry) -> list[Any]:

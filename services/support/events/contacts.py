@@ -19,18 +19,48 @@ async def on_person_updated(event: Event, uow: UnitOfWork) -> None:
     await _mirror(event, unpack(event, events_pb2.PersonUpdated).person, uow)
 
 
+# The version a merged customer's tombstone carries. The event names merged
+# people without their versions, yet one of their older events may still arrive
+# (retried, replayed); a merged person never changes again, so its tombstone
+# outranks any version it had (the column is a 32-bit integer).
+MERGED_VERSION = 2**31 - 1
+
+
 async def on_person_deleted(event: Event, uow: UnitOfWork) -> None:
     unpack(event, events_pb2.PersonDeleted)
+    await _tombstone(event, event.aggregate_id, event.aggregate_version, uow)
+
+
+async def on_person_merged(event: Event, uow: UnitOfWork) -> None:
+    """The survivor as it is now; the people merged into it are gone.
+
+    Tickets of merged customers are re-pointed once tickets exist.
+    """
+    payload = unpack(event, events_pb2.PersonMerged)
+    await _mirror(event, payload.person, uow)
+    for name in payload.merged_people:
+        await _tombstone(event, name.removeprefix("people/"), MERGED_VERSION, uow)
+
+
+async def on_person_erased(event: Event, uow: UnitOfWork) -> None:
+    """GDPR erasure: the customer stays, as tickets refer to it, but nothing personal does."""
+    unpack(event, events_pb2.PersonErased)
+    await _tombstone(event, event.aggregate_id, event.aggregate_version, uow, deleted=False)
+
+
+async def _tombstone(
+    event: Event, customer_id: str, version: int, uow: UnitOfWork, *, deleted: bool = True
+) -> None:
     repository = CustomerRepository(uow.session)
-    stored = await repository.get(event.aggregate_id, include_deleted=True)
-    if supersedes(event.aggregate_version, stored):
+    stored = await repository.get(customer_id, include_deleted=True)
+    if supersedes(version, stored):
         tombstone = Customer(
-            id=event.aggregate_id,
+            id=customer_id,
             display_name="",
             email_addresses=(),
-            source_version=event.aggregate_version,
+            source_version=version,
             update_time=event.occurred_at.ToDatetime(tzinfo=UTC),
-            deleted=True,
+            deleted=deleted,
         )
         await repository.put(tombstone, exists=stored is not None)
 
@@ -56,5 +86,7 @@ CONTACTS = Subscription(
         "contact.created": on_person_created,
         "contact.updated": on_person_updated,
         "contact.deleted": on_person_deleted,
+        "contact.merged": on_person_merged,
+        "contact.erased": on_person_erased,
     },
 )

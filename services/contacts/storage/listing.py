@@ -1,0 +1,111 @@
+"""Listing contact records: a checked query becomes one page of rows.
+
+People and organizations differ only in their tables and in where each
+fixed field lives; filters and sorts on custom fields work the same for both
+through the kind's values table (see storage.custom_fields).
+"""
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Column, ColumnElement, Table, delete, insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm_common.storage.filter_sql import ChildTableBinding, FieldBinding, filter_clause
+from crm_common.storage.filter_values import NormalisedValue
+from crm_contacts.domain.listing import CUSTOM_FIELDS, ListQuery, custom_field_id
+from crm_contacts.storage.custom_fields import (
+    CustomSort,
+    CustomValueBinding,
+    PageRows,
+    custom_sort,
+    sorted_page,
+)
+
+
+@dataclass(frozen=True, eq=False)  # eq on SQL columns would build SQL, not compare
+class RecordListing:
+    """Where the listable fields of one kind of record live.
+
+    `records` has an `id` key; `values` is its custom_values_table;
+    `bindings` serve the fixed filter fields and `sort_columns` the fixed
+    sort keys, `id` among them.
+    """
+
+    records: Table
+    values: Table
+    bindings: Mapping[str, FieldBinding]
+    sort_columns: Mapping[str, ColumnElement[Any]]
+
+    async def page(
+        self, session: AsyncSession, query: ListQuery, after: Sequence[Any] | None, size: int
+    ) -> PageRows:
+        """Up to size + 1 rows, each with its values of the keys SQL sorts by.
+
+        Those values are what a page token must carry: custom sorts add keys
+        of their own (see CustomSort), which the caller need not know.
+        """
+        where = filter_clause(query.filter, {**self.bindings, **self._custom_bindings(query)})
+        return await sorted_page(
+            session,
+            self.records,
+            where,
+            query.keys,
+            self.sort_columns,
+            self._custom_sorts(query),
+            after,
+            size,
+        )
+
+    def _custom_bindings(self, query: ListQuery) -> dict[str, FieldBinding]:
+        key = self.records.c.id
+        return {
+            f"{CUSTOM_FIELDS}.{d.id}": CustomValueBinding(self.values, key, d.id, d.type)
+            for d in query.definitions.values()
+        }
+
+    def _custom_sorts(self, query: ListQuery) -> dict[str, CustomSort]:
+        sorts = {}
+        for index, key in enumerate(query.keys):
+            definition_id = custom_field_id(key.field)
+            if definition_id is not None:
+                definition = query.definitions[definition_id]
+                label = f"sort_{index}"
+                sorts[key.field] = custom_sort(self.values, self.records.c.id, definition, label)
+        return sorts
+
+
+@dataclass(frozen=True, eq=False)
+class ChildRows:
+    """A repeated field kept one value a row, so that `field:"x"` is an index lookup.
+
+    The record's own JSON column stays what it reads back (in its order);
+    these rows are rewritten from it on every write.
+    """
+
+    key: Column[Any]  # the record's id in the child table
+    value: Column[Any]
+
+    def binding(
+        self, record_key: ColumnElement[Any], normalise: Callable[[str], str]
+    ) -> FieldBinding:
+        """How `field:"x"` tests these rows; `x` is first stored-form as `normalise` says."""
+        return NormalisedValue(ChildTableBinding(record_key, self.key, self.value), normalise)
+
+    async def replace(self, session: AsyncSession, record_id: str, values: Iterable[Any]) -> None:
+        await self.delete(session, record_id)
+        await self.insert_many(session, {record_id: values})
+
+    async def delete(self, session: AsyncSession, record_id: str) -> None:
+        await session.execute(delete(self.key.table).where(self.key == record_id))
+
+    async def insert_many(self, session: AsyncSession, values: Mapping[str, Iterable[Any]]) -> None:
+        """The rows of records that have none yet (new ones), keyed by record id: one statement."""
+        rows = [
+            {self.key.key: record_id, self.value.key: value}
+            for record_id, held in values.items()
+            for value in held
+        ]
+        if rows:
+            await session.execute(insert(self.key.table), rows)
