@@ -22,18 +22,25 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from crm.support.v1 import comment_pb2 as crm_dot_support_dot_v1_dot_comment__pb2
 from crm.support.v1 import ticket_pb2 as crm_dot_support_dot_v1_dot_ticket__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1b\x63rm/support/v1/events.proto\x12\x0e\x63rm.support.v1\x1a\x1b\x63rm/support/v1/ticket.proto\"7\n\rTicketCreated\x12&\n\x06ticket\x18\x01 \x01(\x0b\x32\x16.crm.support.v1.Ticket\"6\n\x0cTicketSolved\x12&\n\x06ticket\x18\x01 \x01(\x0b\x32\x16.crm.support.v1.Ticketb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1b\x63rm/support/v1/events.proto\x12\x0e\x63rm.support.v1\x1a\x1c\x63rm/support/v1/comment.proto\x1a\x1b\x63rm/support/v1/ticket.proto\"7\n\rTicketCreated\x12&\n\x06ticket\x18\x01 \x01(\x0b\x32\x16.crm.support.v1.Ticket\"6\n\x0cTicketSolved\x12&\n\x06ticket\x18\x01 \x01(\x0b\x32\x16.crm.support.v1.Ticket\"O\n\rTicketUpdated\x12&\n\x06ticket\x18\x01 \x01(\x0b\x32\x16.crm.support.v1.Ticket\x12\x16\n\x0e\x63hanged_fields\x18\x02 \x03(\t\"t\n\x13TicketStatusChanged\x12&\n\x06ticket\x18\x01 \x01(\x0b\x32\x16.crm.support.v1.Ticket\x12\x35\n\x0fprevious_status\x18\x02 \x01(\x0e\x32\x1c.crm.support.v1.TicketStatus\"N\n\x12TicketCommentAdded\x12\x0e\n\x06ticket\x18\x01 \x01(\t\x12(\n\x07\x63omment\x18\x02 \x01(\x0b\x32\x17.crm.support.v1.Commentb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'crm.support.v1.events_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_TICKETCREATED']._serialized_start=76
-  _globals['_TICKETCREATED']._serialized_end=131
-  _globals['_TICKETSOLVED']._serialized_start=133
-  _globals['_TICKETSOLVED']._serialized_end=187
+  _globals['_TICKETCREATED']._serialized_start=106
+  _globals['_TICKETCREATED']._serialized_end=161
+  _globals['_TICKETSOLVED']._serialized_start=163
+  _globals['_TICKETSOLVED']._serialized_end=217
+  _globals['_TICKETUPDATED']._serialized_start=219
+  _globals['_TICKETUPDATED']._serialized_end=298
+  _globals['_TICKETSTATUSCHANGED']._serialized_start=300
+  _globals['_TICKETSTATUSCHANGED']._serialized_end=416
+  _globals['_TICKETCOMMENTADDED']._serialized_start=418
+  _globals['_TICKETCOMMENTADDED']._serialized_end=496
 # @@protoc_insertion_point(module_scope)

@@ -3,9 +3,12 @@
 isort:skip_file
 """
 
+from collections import abc as _abc
+from crm.support.v1 import comment_pb2 as _comment_pb2
 from crm.support.v1 import ticket_pb2 as _ticket_pb2
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from google.protobuf.internal import containers as _containers
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -64,3 +67,89 @@ class TicketSolved(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___TicketSolved: _TypeAlias = TicketSolved  # noqa: Y015
+
+@_typing.final
+class TicketUpdated(_message.Message):
+    """Payload of `ticket.updated`."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TICKET_FIELD_NUMBER: _builtins.int
+    CHANGED_FIELDS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def ticket(self) -> _ticket_pb2.Ticket:
+        """The ticket after the change."""
+
+    @_builtins.property
+    def changed_fields(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Paths of the fields that changed."""
+
+    def __init__(
+        self,
+        *,
+        ticket: _ticket_pb2.Ticket | None = ...,
+        changed_fields: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["ticket", b"ticket"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["changed_fields", b"changed_fields", "ticket", b"ticket"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TicketUpdated: _TypeAlias = TicketUpdated  # noqa: Y015
+
+@_typing.final
+class TicketStatusChanged(_message.Message):
+    """Payload of `ticket.status_changed`."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TICKET_FIELD_NUMBER: _builtins.int
+    PREVIOUS_STATUS_FIELD_NUMBER: _builtins.int
+    previous_status: _ticket_pb2.TicketStatus.ValueType
+    """The status before."""
+    @_builtins.property
+    def ticket(self) -> _ticket_pb2.Ticket:
+        """The ticket after the change."""
+
+    def __init__(
+        self,
+        *,
+        ticket: _ticket_pb2.Ticket | None = ...,
+        previous_status: _ticket_pb2.TicketStatus.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["ticket", b"ticket"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["previous_status", b"previous_status", "ticket", b"ticket"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TicketStatusChanged: _TypeAlias = TicketStatusChanged  # noqa: Y015
+
+@_typing.final
+class TicketCommentAdded(_message.Message):
+    """Payload of `ticket.comment_added`."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TICKET_FIELD_NUMBER: _builtins.int
+    COMMENT_FIELD_NUMBER: _builtins.int
+    ticket: _builtins.str
+    """`tickets/{ticket}`."""
+    @_builtins.property
+    def comment(self) -> _comment_pb2.Comment:
+        """The comment."""
+
+    def __init__(
+        self,
+        *,
+        ticket: _builtins.str = ...,
+        comment: _comment_pb2.Comment | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["comment", b"comment"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["comment", b"comment", "ticket", b"ticket"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TicketCommentAdded: _TypeAlias = TicketCommentAdded  # noqa: Y015

@@ -3,8 +3,10 @@
 import grpc
 import warnings
 
+from crm.support.v1 import comment_pb2 as crm_dot_support_dot_v1_dot_comment__pb2
 from crm.support.v1 import customer_pb2 as crm_dot_support_dot_v1_dot_customer__pb2
 from crm.support.v1 import support_service_pb2 as crm_dot_support_dot_v1_dot_support__service__pb2
+from crm.support.v1 import ticket_pb2 as crm_dot_support_dot_v1_dot_ticket__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -46,6 +48,36 @@ class SupportServiceStub:
                 request_serializer=crm_dot_support_dot_v1_dot_support__service__pb2.ListCustomersRequest.SerializeToString,
                 response_deserializer=crm_dot_support_dot_v1_dot_support__service__pb2.ListCustomersResponse.FromString,
                 _registered_method=True)
+        self.CreateTicket = channel.unary_unary(
+                '/crm.support.v1.SupportService/CreateTicket',
+                request_serializer=crm_dot_support_dot_v1_dot_support__service__pb2.CreateTicketRequest.SerializeToString,
+                response_deserializer=crm_dot_support_dot_v1_dot_ticket__pb2.Ticket.FromString,
+                _registered_method=True)
+        self.GetTicket = channel.unary_unary(
+                '/crm.support.v1.SupportService/GetTicket',
+                request_serializer=crm_dot_support_dot_v1_dot_support__service__pb2.GetTicketRequest.SerializeToString,
+                response_deserializer=crm_dot_support_dot_v1_dot_ticket__pb2.Ticket.FromString,
+                _registered_method=True)
+        self.ListTickets = channel.unary_unary(
+                '/crm.support.v1.SupportService/ListTickets',
+                request_serializer=crm_dot_support_dot_v1_dot_support__service__pb2.ListTicketsRequest.SerializeToString,
+                response_deserializer=crm_dot_support_dot_v1_dot_support__service__pb2.ListTicketsResponse.FromString,
+                _registered_method=True)
+        self.UpdateTicket = channel.unary_unary(
+                '/crm.support.v1.SupportService/UpdateTicket',
+                request_serializer=crm_dot_support_dot_v1_dot_support__service__pb2.UpdateTicketRequest.SerializeToString,
+                response_deserializer=crm_dot_support_dot_v1_dot_ticket__pb2.Ticket.FromString,
+                _registered_method=True)
+        self.CreateComment = channel.unary_unary(
+                '/crm.support.v1.SupportService/CreateComment',
+                request_serializer=crm_dot_support_dot_v1_dot_support__service__pb2.CreateCommentRequest.SerializeToString,
+                response_deserializer=crm_dot_support_dot_v1_dot_comment__pb2.Comment.FromString,
+                _registered_method=True)
+        self.ListComments = channel.unary_unary(
+                '/crm.support.v1.SupportService/ListComments',
+                request_serializer=crm_dot_support_dot_v1_dot_support__service__pb2.ListCommentsRequest.SerializeToString,
+                response_deserializer=crm_dot_support_dot_v1_dot_support__service__pb2.ListCommentsResponse.FromString,
+                _registered_method=True)
 
 
 class SupportServiceServicer:
@@ -66,6 +98,50 @@ class SupportServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateTicket(self, request, context):
+        """Opens a ticket; it gets the next sequential number.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetTicket(self, request, context):
+        """Gets a ticket by resource name.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListTickets(self, request, context):
+        """Lists tickets matching a filter, newest first unless `order_by` says otherwise.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateTicket(self, request, context):
+        """Updates the fields named in `update_mask`. Status changes follow the
+        allowed transitions (FAILED_PRECONDITION otherwise; closed is final);
+        ABORTED on a stale etag.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateComment(self, request, context):
+        """Adds a public reply or an internal note to a ticket.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListComments(self, request, context):
+        """Lists a ticket's conversation, oldest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SupportServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -78,6 +154,36 @@ def add_SupportServiceServicer_to_server(servicer, server):
                     servicer.ListCustomers,
                     request_deserializer=crm_dot_support_dot_v1_dot_support__service__pb2.ListCustomersRequest.FromString,
                     response_serializer=crm_dot_support_dot_v1_dot_support__service__pb2.ListCustomersResponse.SerializeToString,
+            ),
+            'CreateTicket': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateTicket,
+                    request_deserializer=crm_dot_support_dot_v1_dot_support__service__pb2.CreateTicketRequest.FromString,
+                    response_serializer=crm_dot_support_dot_v1_dot_ticket__pb2.Ticket.SerializeToString,
+            ),
+            'GetTicket': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetTicket,
+                    request_deserializer=crm_dot_support_dot_v1_dot_support__service__pb2.GetTicketRequest.FromString,
+                    response_serializer=crm_dot_support_dot_v1_dot_ticket__pb2.Ticket.SerializeToString,
+            ),
+            'ListTickets': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListTickets,
+                    request_deserializer=crm_dot_support_dot_v1_dot_support__service__pb2.ListTicketsRequest.FromString,
+                    response_serializer=crm_dot_support_dot_v1_dot_support__service__pb2.ListTicketsResponse.SerializeToString,
+            ),
+            'UpdateTicket': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateTicket,
+                    request_deserializer=crm_dot_support_dot_v1_dot_support__service__pb2.UpdateTicketRequest.FromString,
+                    response_serializer=crm_dot_support_dot_v1_dot_ticket__pb2.Ticket.SerializeToString,
+            ),
+            'CreateComment': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateComment,
+                    request_deserializer=crm_dot_support_dot_v1_dot_support__service__pb2.CreateCommentRequest.FromString,
+                    response_serializer=crm_dot_support_dot_v1_dot_comment__pb2.Comment.SerializeToString,
+            ),
+            'ListComments': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListComments,
+                    request_deserializer=crm_dot_support_dot_v1_dot_support__service__pb2.ListCommentsRequest.FromString,
+                    response_serializer=crm_dot_support_dot_v1_dot_support__service__pb2.ListCommentsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -135,6 +241,168 @@ class SupportService:
             '/crm.support.v1.SupportService/ListCustomers',
             crm_dot_support_dot_v1_dot_support__service__pb2.ListCustomersRequest.SerializeToString,
             crm_dot_support_dot_v1_dot_support__service__pb2.ListCustomersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateTicket(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.support.v1.SupportService/CreateTicket',
+            crm_dot_support_dot_v1_dot_support__service__pb2.CreateTicketRequest.SerializeToString,
+            crm_dot_support_dot_v1_dot_ticket__pb2.Ticket.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetTicket(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.support.v1.SupportService/GetTicket',
+            crm_dot_support_dot_v1_dot_support__service__pb2.GetTicketRequest.SerializeToString,
+            crm_dot_support_dot_v1_dot_ticket__pb2.Ticket.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListTickets(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.support.v1.SupportService/ListTickets',
+            crm_dot_support_dot_v1_dot_support__service__pb2.ListTicketsRequest.SerializeToString,
+            crm_dot_support_dot_v1_dot_support__service__pb2.ListTicketsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateTicket(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.support.v1.SupportService/UpdateTicket',
+            crm_dot_support_dot_v1_dot_support__service__pb2.UpdateTicketRequest.SerializeToString,
+            crm_dot_support_dot_v1_dot_ticket__pb2.Ticket.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateComment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.support.v1.SupportService/CreateComment',
+            crm_dot_support_dot_v1_dot_support__service__pb2.CreateCommentRequest.SerializeToString,
+            crm_dot_support_dot_v1_dot_comment__pb2.Comment.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListComments(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.support.v1.SupportService/ListComments',
+            crm_dot_support_dot_v1_dot_support__service__pb2.ListCommentsRequest.SerializeToString,
+            crm_dot_support_dot_v1_dot_support__service__pb2.ListCommentsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -4,8 +4,10 @@ isort:skip_file
 """
 
 from collections import abc as _abc
+from crm.support.v1 import comment_pb2 as _comment_pb2
 from crm.support.v1 import customer_pb2 as _customer_pb2
 from crm.support.v1 import support_service_pb2 as _support_service_pb2
+from crm.support.v1 import ticket_pb2 as _ticket_pb2
 from grpc import aio as _aio
 import abc as _abc_1
 import grpc as _grpc
@@ -38,6 +40,21 @@ class SupportServiceStub:
     """Gets the helpdesk's copy of a customer."""
     ListCustomers: _grpc.UnaryUnaryMultiCallable[_support_service_pb2.ListCustomersRequest, _support_service_pb2.ListCustomersResponse]
     """Lists the helpdesk's copies of customers, by display name."""
+    CreateTicket: _grpc.UnaryUnaryMultiCallable[_support_service_pb2.CreateTicketRequest, _ticket_pb2.Ticket]
+    """Opens a ticket; it gets the next sequential number."""
+    GetTicket: _grpc.UnaryUnaryMultiCallable[_support_service_pb2.GetTicketRequest, _ticket_pb2.Ticket]
+    """Gets a ticket by resource name."""
+    ListTickets: _grpc.UnaryUnaryMultiCallable[_support_service_pb2.ListTicketsRequest, _support_service_pb2.ListTicketsResponse]
+    """Lists tickets matching a filter, newest first unless `order_by` says otherwise."""
+    UpdateTicket: _grpc.UnaryUnaryMultiCallable[_support_service_pb2.UpdateTicketRequest, _ticket_pb2.Ticket]
+    """Updates the fields named in `update_mask`. Status changes follow the
+    allowed transitions (FAILED_PRECONDITION otherwise; closed is final);
+    ABORTED on a stale etag.
+    """
+    CreateComment: _grpc.UnaryUnaryMultiCallable[_support_service_pb2.CreateCommentRequest, _comment_pb2.Comment]
+    """Adds a public reply or an internal note to a ticket."""
+    ListComments: _grpc.UnaryUnaryMultiCallable[_support_service_pb2.ListCommentsRequest, _support_service_pb2.ListCommentsResponse]
+    """Lists a ticket's conversation, oldest first."""
 
 @_typing.type_check_only
 class SupportServiceAsyncStub(SupportServiceStub):
@@ -48,6 +65,21 @@ class SupportServiceAsyncStub(SupportServiceStub):
     """Gets the helpdesk's copy of a customer."""
     ListCustomers: _aio.UnaryUnaryMultiCallable[_support_service_pb2.ListCustomersRequest, _support_service_pb2.ListCustomersResponse]  # type: ignore[assignment]
     """Lists the helpdesk's copies of customers, by display name."""
+    CreateTicket: _aio.UnaryUnaryMultiCallable[_support_service_pb2.CreateTicketRequest, _ticket_pb2.Ticket]  # type: ignore[assignment]
+    """Opens a ticket; it gets the next sequential number."""
+    GetTicket: _aio.UnaryUnaryMultiCallable[_support_service_pb2.GetTicketRequest, _ticket_pb2.Ticket]  # type: ignore[assignment]
+    """Gets a ticket by resource name."""
+    ListTickets: _aio.UnaryUnaryMultiCallable[_support_service_pb2.ListTicketsRequest, _support_service_pb2.ListTicketsResponse]  # type: ignore[assignment]
+    """Lists tickets matching a filter, newest first unless `order_by` says otherwise."""
+    UpdateTicket: _aio.UnaryUnaryMultiCallable[_support_service_pb2.UpdateTicketRequest, _ticket_pb2.Ticket]  # type: ignore[assignment]
+    """Updates the fields named in `update_mask`. Status changes follow the
+    allowed transitions (FAILED_PRECONDITION otherwise; closed is final);
+    ABORTED on a stale etag.
+    """
+    CreateComment: _aio.UnaryUnaryMultiCallable[_support_service_pb2.CreateCommentRequest, _comment_pb2.Comment]  # type: ignore[assignment]
+    """Adds a public reply or an internal note to a ticket."""
+    ListComments: _aio.UnaryUnaryMultiCallable[_support_service_pb2.ListCommentsRequest, _support_service_pb2.ListCommentsResponse]  # type: ignore[assignment]
+    """Lists a ticket's conversation, oldest first."""
 
 class SupportServiceServicer(metaclass=_abc_1.ABCMeta):
     """SupportService runs the helpdesk."""
@@ -67,5 +99,56 @@ class SupportServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_support_service_pb2.ListCustomersResponse, _abc.Awaitable[_support_service_pb2.ListCustomersResponse]]:
         """Lists the helpdesk's copies of customers, by display name."""
+
+    @_abc_1.abstractmethod
+    def CreateTicket(
+        self,
+        request: _support_service_pb2.CreateTicketRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_ticket_pb2.Ticket, _abc.Awaitable[_ticket_pb2.Ticket]]:
+        """Opens a ticket; it gets the next sequential number."""
+
+    @_abc_1.abstractmethod
+    def GetTicket(
+        self,
+        request: _support_service_pb2.GetTicketRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_ticket_pb2.Ticket, _abc.Awaitable[_ticket_pb2.Ticket]]:
+        """Gets a ticket by resource name."""
+
+    @_abc_1.abstractmethod
+    def ListTickets(
+        self,
+        request: _support_service_pb2.ListTicketsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_support_service_pb2.ListTicketsResponse, _abc.Awaitable[_support_service_pb2.ListTicketsResponse]]:
+        """Lists tickets matching a filter, newest first unless `order_by` says otherwise."""
+
+    @_abc_1.abstractmethod
+    def UpdateTicket(
+        self,
+        request: _support_service_pb2.UpdateTicketRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_ticket_pb2.Ticket, _abc.Awaitable[_ticket_pb2.Ticket]]:
+        """Updates the fields named in `update_mask`. Status changes follow the
+        allowed transitions (FAILED_PRECONDITION otherwise; closed is final);
+        ABORTED on a stale etag.
+        """
+
+    @_abc_1.abstractmethod
+    def CreateComment(
+        self,
+        request: _support_service_pb2.CreateCommentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_comment_pb2.Comment, _abc.Awaitable[_comment_pb2.Comment]]:
+        """Adds a public reply or an internal note to a ticket."""
+
+    @_abc_1.abstractmethod
+    def ListComments(
+        self,
+        request: _support_service_pb2.ListCommentsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_support_service_pb2.ListCommentsResponse, _abc.Awaitable[_support_service_pb2.ListCommentsResponse]]:
+        """Lists a ticket's conversation, oldest first."""
 
 def add_SupportServiceServicer_to_server(servicer: SupportServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -3,9 +3,11 @@
 isort:skip_file
 """
 
+from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 import builtins as _builtins
 import sys
@@ -17,6 +19,102 @@ else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class _TicketPriority:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _TicketPriorityEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_TicketPriority.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    TICKET_PRIORITY_UNSPECIFIED: _TicketPriority.ValueType  # 0
+    """Not specified; stored as NORMAL."""
+    TICKET_PRIORITY_LOW: _TicketPriority.ValueType  # 1
+    """Low."""
+    TICKET_PRIORITY_NORMAL: _TicketPriority.ValueType  # 2
+    """Normal."""
+    TICKET_PRIORITY_HIGH: _TicketPriority.ValueType  # 3
+    """High."""
+    TICKET_PRIORITY_URGENT: _TicketPriority.ValueType  # 4
+    """Urgent."""
+
+class TicketPriority(_TicketPriority, metaclass=_TicketPriorityEnumTypeWrapper):
+    """How urgent a ticket is."""
+
+TICKET_PRIORITY_UNSPECIFIED: TicketPriority.ValueType  # 0
+"""Not specified; stored as NORMAL."""
+TICKET_PRIORITY_LOW: TicketPriority.ValueType  # 1
+"""Low."""
+TICKET_PRIORITY_NORMAL: TicketPriority.ValueType  # 2
+"""Normal."""
+TICKET_PRIORITY_HIGH: TicketPriority.ValueType  # 3
+"""High."""
+TICKET_PRIORITY_URGENT: TicketPriority.ValueType  # 4
+"""Urgent."""
+Global___TicketPriority: _TypeAlias = TicketPriority  # noqa: Y015
+
+class _TicketType:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _TicketTypeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_TicketType.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    TICKET_TYPE_UNSPECIFIED: _TicketType.ValueType  # 0
+    """Not specified."""
+    TICKET_TYPE_QUESTION: _TicketType.ValueType  # 1
+    """A question."""
+    TICKET_TYPE_INCIDENT: _TicketType.ValueType  # 2
+    """Something broke."""
+    TICKET_TYPE_PROBLEM: _TicketType.ValueType  # 3
+    """The cause behind incidents."""
+    TICKET_TYPE_TASK: _TicketType.ValueType  # 4
+    """Work to do."""
+
+class TicketType(_TicketType, metaclass=_TicketTypeEnumTypeWrapper):
+    """What kind of request a ticket is."""
+
+TICKET_TYPE_UNSPECIFIED: TicketType.ValueType  # 0
+"""Not specified."""
+TICKET_TYPE_QUESTION: TicketType.ValueType  # 1
+"""A question."""
+TICKET_TYPE_INCIDENT: TicketType.ValueType  # 2
+"""Something broke."""
+TICKET_TYPE_PROBLEM: TicketType.ValueType  # 3
+"""The cause behind incidents."""
+TICKET_TYPE_TASK: TicketType.ValueType  # 4
+"""Work to do."""
+Global___TicketType: _TypeAlias = TicketType  # noqa: Y015
+
+class _TicketChannel:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _TicketChannelEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_TicketChannel.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    TICKET_CHANNEL_UNSPECIFIED: _TicketChannel.ValueType  # 0
+    """Not specified; stored as API."""
+    TICKET_CHANNEL_EMAIL: _TicketChannel.ValueType  # 1
+    """An email."""
+    TICKET_CHANNEL_WEB: _TicketChannel.ValueType  # 2
+    """A web form."""
+    TICKET_CHANNEL_API: _TicketChannel.ValueType  # 3
+    """Another program through this API."""
+    TICKET_CHANNEL_PHONE: _TicketChannel.ValueType  # 4
+    """A phone call."""
+
+class TicketChannel(_TicketChannel, metaclass=_TicketChannelEnumTypeWrapper):
+    """Where a ticket came from."""
+
+TICKET_CHANNEL_UNSPECIFIED: TicketChannel.ValueType  # 0
+"""Not specified; stored as API."""
+TICKET_CHANNEL_EMAIL: TicketChannel.ValueType  # 1
+"""An email."""
+TICKET_CHANNEL_WEB: TicketChannel.ValueType  # 2
+"""A web form."""
+TICKET_CHANNEL_API: TicketChannel.ValueType  # 3
+"""Another program through this API."""
+TICKET_CHANNEL_PHONE: TicketChannel.ValueType  # 4
+"""A phone call."""
+Global___TicketChannel: _TypeAlias = TicketChannel  # noqa: Y015
 
 class _TicketStatus:
     ValueType = _typing.NewType("ValueType", _builtins.int)
@@ -64,6 +162,26 @@ class Ticket(_message.Message):
 
     DESCRIPTOR: _descriptor.Descriptor
 
+    @_typing.final
+    class CustomFieldsEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
     NAME_FIELD_NUMBER: _builtins.int
     NUMBER_FIELD_NUMBER: _builtins.int
     SUBJECT_FIELD_NUMBER: _builtins.int
@@ -73,6 +191,17 @@ class Ticket(_message.Message):
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
     ETAG_FIELD_NUMBER: _builtins.int
+    DESCRIPTION_FIELD_NUMBER: _builtins.int
+    PRIORITY_FIELD_NUMBER: _builtins.int
+    TYPE_FIELD_NUMBER: _builtins.int
+    CHANNEL_FIELD_NUMBER: _builtins.int
+    TAGS_FIELD_NUMBER: _builtins.int
+    CUSTOM_FIELDS_FIELD_NUMBER: _builtins.int
+    FOLLOWERS_FIELD_NUMBER: _builtins.int
+    REQUESTER_EMAIL_FIELD_NUMBER: _builtins.int
+    REQUESTER_DISPLAY_NAME_FIELD_NUMBER: _builtins.int
+    FIRST_RESPONSE_TIME_FIELD_NUMBER: _builtins.int
+    SOLVE_TIME_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """Resource name, `tickets/{ticket}`."""
     number: _builtins.int
@@ -87,6 +216,20 @@ class Ticket(_message.Message):
     """Where the ticket stands."""
     etag: _builtins.str
     """Checksum of the current state (AIP-154)."""
+    description: _builtins.str
+    """The first message of the conversation, as the requester wrote it."""
+    priority: Global___TicketPriority.ValueType
+    """How urgent; NORMAL when unspecified."""
+    type: Global___TicketType.ValueType
+    """What kind of request it is."""
+    channel: Global___TicketChannel.ValueType
+    """Where the ticket came from."""
+    requester_email: _builtins.str
+    """The requester's email address when no contact is known yet; the
+    contacts service is asked to create one and `requester` follows.
+    """
+    requester_display_name: _builtins.str
+    """The requester's name, from the helpdesk's copy of the customer."""
     @_builtins.property
     def create_time(self) -> _timestamp_pb2.Timestamp:
         """When the ticket was created."""
@@ -94,6 +237,26 @@ class Ticket(_message.Message):
     @_builtins.property
     def update_time(self) -> _timestamp_pb2.Timestamp:
         """When it last changed."""
+
+    @_builtins.property
+    def tags(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Tags, lower-cased and de-duplicated."""
+
+    @_builtins.property
+    def custom_fields(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """Free-form custom values, keyed by a name of `[a-z][a-z0-9_]{0,62}`."""
+
+    @_builtins.property
+    def followers(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """User ids of the people following the ticket."""
+
+    @_builtins.property
+    def first_response_time(self) -> _timestamp_pb2.Timestamp:
+        """When an agent first replied publicly."""
+
+    @_builtins.property
+    def solve_time(self) -> _timestamp_pb2.Timestamp:
+        """When the ticket was last solved."""
 
     def __init__(
         self,
@@ -107,10 +270,21 @@ class Ticket(_message.Message):
         create_time: _timestamp_pb2.Timestamp | None = ...,
         update_time: _timestamp_pb2.Timestamp | None = ...,
         etag: _builtins.str = ...,
+        description: _builtins.str = ...,
+        priority: Global___TicketPriority.ValueType = ...,
+        type: Global___TicketType.ValueType = ...,
+        channel: Global___TicketChannel.ValueType = ...,
+        tags: _abc.Iterable[_builtins.str] | None = ...,
+        custom_fields: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        followers: _abc.Iterable[_builtins.str] | None = ...,
+        requester_email: _builtins.str = ...,
+        requester_display_name: _builtins.str = ...,
+        first_response_time: _timestamp_pb2.Timestamp | None = ...,
+        solve_time: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "update_time", b"update_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "first_response_time", b"first_response_time", "solve_time", b"solve_time", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "etag", b"etag", "name", b"name", "number", b"number", "organization", b"organization", "requester", b"requester", "status", b"status", "subject", b"subject", "update_time", b"update_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["channel", b"channel", "create_time", b"create_time", "custom_fields", b"custom_fields", "description", b"description", "etag", b"etag", "first_response_time", b"first_response_time", "followers", b"followers", "name", b"name", "number", b"number", "organization", b"organization", "priority", b"priority", "requester", b"requester", "requester_display_name", b"requester_display_name", "requester_email", b"requester_email", "solve_time", b"solve_time", "status", b"status", "subject", b"subject", "tags", b"tags", "type", b"type", "update_time", b"update_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
