@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings
 
 from crm.contacts.v1 import contacts_service_pb2
 from tests.integration.harness import Suite
-from tests.support.fuzzing import FORBIDDEN, call, methods, requests
+from tests.support.fuzzing import FORBIDDEN, call, methods, requests, st_examples
 
 SERVICE = contacts_service_pb2.DESCRIPTOR.services_by_name["ContactsService"]
 
@@ -35,15 +35,3 @@ def test_fuzzing_reaches_the_handlers(suite: Suite) -> None:
     method = SERVICE.methods_by_name["ListPeople"]
     codes = {call(suite.channel("contacts"), method, request) for request in st_examples(method)}
     assert grpc.StatusCode.OK in codes and grpc.StatusCode.INVALID_ARGUMENT in codes
-
-
-def st_examples(method: MethodDescriptor) -> list[object]:
-    found: list[object] = []
-
-    @settings(max_examples=60, database=None)
-    @given(requests(method))
-    def collect(request: object) -> None:
-        found.append(request)
-
-    collect()
-    return found

@@ -10,6 +10,7 @@ import grpc
 from google.protobuf.descriptor import MethodDescriptor, ServiceDescriptor
 from google.protobuf.message import Message
 from google.protobuf.message_factory import GetMessageClass
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.support.proto_strategies import requests_for
@@ -59,3 +60,16 @@ def _drain(responses: Iterator[Message]) -> None:
 
 def _serialize(message: Message) -> bytes:
     return message.SerializeToString()
+
+
+def st_examples(method: MethodDescriptor) -> list[object]:
+    """A sample of the random requests `requests(method)` draws."""
+    found: list[object] = []
+
+    @settings(max_examples=60, database=None)
+    @given(requests(method))
+    def collect(request: object) -> None:
+        found.append(request)
+
+    collect()
+    return found

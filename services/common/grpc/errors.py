@@ -21,6 +21,7 @@ from crm_common.errors import (
     InvalidArgument,
     NotFound,
 )
+from crm_common.grpc.request_checks import check_request
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +106,7 @@ def _guard_unary(
 ) -> Callable[..., Awaitable[Any]]:
     async def guarded(request: Any, context: grpc.aio.ServicerContext) -> Any:
         try:
+            check_request(request)
             return await behavior(request, context)
         except grpc.aio.AbortError:
             raise
@@ -119,6 +121,7 @@ def _guard_stream(
 ) -> Callable[..., AsyncIterator[Any]]:
     async def guarded(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
         try:
+            check_request(request)
             async for response in behavior(request, context):
                 yield response
         except grpc.aio.AbortError:

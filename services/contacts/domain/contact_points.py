@@ -8,14 +8,22 @@ from typing import Any, Protocol
 
 from crm_common.errors import Violations
 
+# Shared with support; re-exported here for the contacts modules that use them.
+from crm_common.validation import (  # noqa: F401
+    TAG_MAX,
+    TAGS_MAX,
+    check_count,
+    check_id,
+    check_length,
+    is_email_address,
+    normalise_email,
+    normalise_tags,
+)
+
 NAME_MAX = 200
 TEXT_MAX = 10_000
-TAG_MAX = 64
-TAGS_MAX = 50
 CONTACT_POINTS_MAX = 20
 
-_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
-_EMAIL = re.compile(r"[^@\s]+@[^@\s.]+(\.[^@\s.]+)+")
 _PHONE = re.compile(r"\+?[0-9 ()\-.]{3,40}")
 _COUNTRY = re.compile(r"[A-Z]{2}")
 
@@ -78,16 +86,6 @@ def normalise_contact_points(
     }
 
 
-def check_id(violations: Violations, field: str, value: str) -> None:
-    if not _ID.fullmatch(value):
-        violations.add(field, "must be 1-63 of a-z, 0-9 and '-', starting alphanumeric")
-
-
-def normalise_email(address: str) -> str:
-    """Trimmed and lower-cased: mail systems treat addresses case-insensitively in practice."""
-    return address.strip().lower()
-
-
 def _emails(
     emails: tuple[EmailAddress, ...], violations: Violations, path: str
 ) -> tuple[EmailAddress, ...]:
@@ -96,7 +94,7 @@ def _emails(
     seen: set[str] = set()
     for index, email in enumerate(emails):
         address = normalise_email(email.address)
-        if not _EMAIL.fullmatch(address) or len(address) > 254:
+        if not is_email_address(address):
             violations.add(f"{path}[{index}].address", f"{email.address!r} is not an email address")
         elif address in seen:
             violations.add(f"{path}[{index}].address", f"{address} is listed twice")
@@ -150,25 +148,3 @@ def _socials(
         check_length(violations, f"{path}[{index}].handle", handle, NAME_MAX)
         result.append(SocialHandle(network, handle))
     return tuple(result)
-
-
-def normalise_tags(tags: tuple[str, ...], violations: Violations, path: str) -> tuple[str, ...]:
-    """Lower-cased, trimmed, de-duplicated, in first-seen order."""
-    check_count(violations, path, tags, TAGS_MAX)
-    result: dict[str, None] = {}
-    for index, tag in enumerate(tags):
-        clean = tag.strip().lower()
-        if not clean or len(clean) > TAG_MAX or "," in clean:
-            violations.add(f"{path}[{index}]", f"tags are 1-{TAG_MAX} characters without commas")
-        result[clean] = None
-    return tuple(result)
-
-
-def check_length(violations: Violations, path: str, value: str, limit: int) -> None:
-    if len(value) > limit:
-        violations.add(path, f"is longer than {limit} characters")
-
-
-def check_count(violations: Violations, path: str, items: tuple[Any, ...], limit: int) -> None:
-    if len(items) > limit:
-        violations.add(path, f"has more than {limit} entries")

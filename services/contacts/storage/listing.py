@@ -5,15 +5,15 @@ fixed field lives; filters and sorts on custom fields work the same for both
 through the kind's values table (see storage.custom_fields).
 """
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Column, ColumnElement, Table, delete, insert
+from sqlalchemy import ColumnElement, Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_common.storage.filter_sql import ChildTableBinding, FieldBinding, filter_clause
-from crm_common.storage.filter_values import NormalisedValue
+from crm_common.storage.child_rows import ChildRows  # noqa: F401  (moved to crm_common)
+from crm_common.storage.filter_sql import FieldBinding, filter_clause
 from crm_contacts.domain.listing import CUSTOM_FIELDS, ListQuery, custom_field_id
 from crm_contacts.storage.custom_fields import (
     CustomSort,
@@ -74,38 +74,3 @@ class RecordListing:
                 label = f"sort_{index}"
                 sorts[key.field] = custom_sort(self.values, self.records.c.id, definition, label)
         return sorts
-
-
-@dataclass(frozen=True, eq=False)
-class ChildRows:
-    """A repeated field kept one value a row, so that `field:"x"` is an index lookup.
-
-    The record's own JSON column stays what it reads back (in its order);
-    these rows are rewritten from it on every write.
-    """
-
-    key: Column[Any]  # the record's id in the child table
-    value: Column[Any]
-
-    def binding(
-        self, record_key: ColumnElement[Any], normalise: Callable[[str], str]
-    ) -> FieldBinding:
-        """How `field:"x"` tests these rows; `x` is first stored-form as `normalise` says."""
-        return NormalisedValue(ChildTableBinding(record_key, self.key, self.value), normalise)
-
-    async def replace(self, session: AsyncSession, record_id: str, values: Iterable[Any]) -> None:
-        await self.delete(session, record_id)
-        await self.insert_many(session, {record_id: values})
-
-    async def delete(self, session: AsyncSession, record_id: str) -> None:
-        await session.execute(delete(self.key.table).where(self.key == record_id))
-
-    async def insert_many(self, session: AsyncSession, values: Mapping[str, Iterable[Any]]) -> None:
-        """The rows of records that have none yet (new ones), keyed by record id: one statement."""
-        rows = [
-            {self.key.key: record_id, self.value.key: value}
-            for record_id, held in values.items()
-            for value in held
-        ]
-        if rows:
-            await session.execute(insert(self.key.table), rows)

@@ -14,6 +14,7 @@ from sqlalchemy import (
     false,
 )
 
+from crm_common.storage import child_rows
 from crm_common.storage.db import UtcDateTime
 
 metadata = MetaData()
@@ -64,18 +65,8 @@ person_emails = Table(
 
 
 def repeated_values_table(name: str, records: Table, key: str, value: str, length: int) -> Table:
-    """One value of a record's repeated field a row (the record's JSON keeps their order).
-
-    So that `tags:"vip"` is an index lookup, value first, and not a scan of
-    every record's JSON array.
-    """
-    return Table(
-        name,
-        metadata,
-        Column(key, String(63), ForeignKey(records.c.id, ondelete="CASCADE"), primary_key=True),
-        Column(value, String(length), primary_key=True),
-        Index(f"ix_{name}_{value}", value, key),
-    )
+    """crm_common's repeated_values_table in the contacts schema."""
+    return child_rows.repeated_values_table(metadata, name, records, key, value, length)
 
 
 person_tags = repeated_values_table("person_tags", people, "person_id", "tag", 64)

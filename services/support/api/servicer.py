@@ -1,60 +1,16 @@
-"""gRPC entry point of the support service: proto in, handler call, proto out."""
+"""The support gRPC servicer, composed of one class per area of the API.
 
-from grpc.aio import ServicerContext
+Each area lives in its own module under api/ and only translates
+proto <-> domain around its handlers.
+"""
 
-from crm.support.v1 import customer_pb2
-from crm.support.v1 import support_service_pb2 as pb
 from crm.support.v1 import support_service_pb2_grpc as pb_grpc
-from crm_common.errors import InvalidArgument
 from crm_common.messaging.uow import UnitOfWorkFactory
-from crm_common.pagination import (
-    SortKey,
-    decode_page_token,
-    encode_page_token,
-    page_size,
-    query_digest,
-)
-from crm_support import handlers
-from crm_support.domain.customers import Customer
-
-CUSTOMER_PREFIX = "customers/"
-CUSTOMER_ORDER = (SortKey("display_name"), SortKey("id"))
+from crm_support.api.comments import CommentsApi
+from crm_support.api.customers import CustomersApi
+from crm_support.api.tickets import TicketsApi
 
 
-class SupportServicer(pb_grpc.SupportServiceServicer):
+class SupportServicer(CustomersApi, TicketsApi, CommentsApi, pb_grpc.SupportServiceServicer):
     def __init__(self, units: UnitOfWorkFactory) -> None:
         self._units = units
-
-    async def GetCustomer(
-        self, request: pb.GetCustomerRequest, context: ServicerContext
-    ) -> customer_pb2.Customer:
-        customer_id = request.name.removeprefix(CUSTOMER_PREFIX)
-        if not request.name.startswith(CUSTOMER_PREFIX) or not customer_id or "/" in customer_id:
-            raise InvalidArgument.single("name", f"{request.name!r} is not like customers/123")
-        return _to_proto(await handlers.get_customer(self._units(), customer_id))
-
-    async def ListCustomers(
-        self, request: pb.ListCustomersRequest, context: ServicerContext
-    ) -> pb.ListCustomersResponse:
-        size = page_size(request.page_size)
-        digest = query_digest(resource="customers")
-        after = decode_page_token(request.page_token, digest)
-        found, has_more = await handlers.list_customers(self._units(), CUSTOMER_ORDER, after, size)
-        response = pb.ListCustomersResponse(customers=[_to_proto(c) for c in found])
-        if has_more:
-            response.next_page_token = encode_page_token(
-                [found[-1].display_name, found[-1].id], digest
-            )
-        return response
-
-
-def _to_proto(customer: Customer) -> customer_pb2.Customer:
-    message = customer_pb2.Customer(
-        name=CUSTOMER_PREFIX + customer.id,
-        person=f"people/{customer.id}",
-        display_name=customer.display_name,
-        email_addresses=customer.email_addresses,
-        source_version=customer.source_version,
-    )
-    message.update_time.FromDatetime(customer.update_time)
-    return message

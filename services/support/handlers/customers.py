@@ -1,4 +1,4 @@
-"""Use cases of the support service, as plain functions over a unit of work."""
+"""Use cases for the customer read model."""
 
 from collections.abc import Sequence
 from typing import Any

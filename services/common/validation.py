@@ -1,0 +1,54 @@
+"""Field rules more than one service applies: ids, lengths, counts, tags, emails.
+
+Moved here from crm_contacts.domain.contact_points so that support validates
+tickets by the same rules instead of a copy of them.
+"""
+
+import re
+from typing import Any
+
+from crm_common.errors import Violations
+
+TAG_MAX = 64
+TAGS_MAX = 50
+EMAIL_MAX = 254
+
+_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s.]+(\.[^@\s.]+)+")
+
+
+def check_id(violations: Violations, field: str, value: str) -> None:
+    if not _ID.fullmatch(value):
+        violations.add(field, "must be 1-63 of a-z, 0-9 and '-', starting alphanumeric")
+
+
+def check_length(violations: Violations, path: str, value: str, limit: int) -> None:
+    if len(value) > limit:
+        violations.add(path, f"is longer than {limit} characters")
+
+
+def check_count(violations: Violations, path: str, items: tuple[Any, ...], limit: int) -> None:
+    if len(items) > limit:
+        violations.add(path, f"has more than {limit} entries")
+
+
+def normalise_email(address: str) -> str:
+    """Trimmed and lower-cased: mail systems treat addresses case-insensitively in practice."""
+    return address.strip().lower()
+
+
+def is_email_address(address: str) -> bool:
+    """Whether a normalised address looks deliverable (`a@b.c`, at most 254 characters)."""
+    return len(address) <= EMAIL_MAX and _EMAIL.fullmatch(address) is not None
+
+
+def normalise_tags(tags: tuple[str, ...], violations: Violations, path: str) -> tuple[str, ...]:
+    """Lower-cased, trimmed, de-duplicated, in first-seen order."""
+    check_count(violations, path, tags, TAGS_MAX)
+    result: dict[str, None] = {}
+    for index, tag in enumerate(tags):
+        clean = tag.strip().lower()
+        if not clean or len(clean) > TAG_MAX or "," in clean:
+            violations.add(f"{path}[{index}]", f"tags are 1-{TAG_MAX} characters without commas")
+        result[clean] = None
+    return tuple(result)

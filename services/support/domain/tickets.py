@@ -1,0 +1,251 @@
+"""Tickets: plain data, validation and the status state machine."""
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from enum import IntEnum
+from typing import Any
+
+from crm_common.errors import FailedPrecondition, Violations
+from crm_common.filtering import FilterField, FilterSchema
+from crm_common.pagination import SortKey
+from crm_common.validation import (
+    check_count,
+    check_id,
+    check_length,
+    is_email_address,
+    normalise_email,
+    normalise_tags,
+)
+
+SUBJECT_MAX = 250
+DESCRIPTION_MAX = 100_000
+FOLLOWERS_MAX = 100
+USER_ID_MAX = 128
+CUSTOM_FIELDS_MAX = 100
+CUSTOM_VALUE_MAX = 1000
+PEOPLE = "people/"
+ORGANIZATIONS = "organizations/"
+
+_CUSTOM_KEY = re.compile(r"[a-z][a-z0-9_]{0,62}")
+_USER_ID = re.compile(r"[^\s/]+")
+
+
+# Numbered as the contract numbers them, so that sorting by priority or
+# status follows urgency and progress rather than the alphabet.
+class TicketStatus(IntEnum):
+    NEW = 1
+    OPEN = 2
+    PENDING = 3
+    ON_HOLD = 4
+    SOLVED = 5
+    CLOSED = 6
+
+
+class Priority(IntEnum):
+    LOW = 1
+    NORMAL = 2
+    HIGH = 3
+    URGENT = 4
+
+
+class TicketType(IntEnum):
+    UNSPECIFIED = 0
+    QUESTION = 1
+    INCIDENT = 2
+    PROBLEM = 3
+    TASK = 4
+
+
+class Channel(IntEnum):
+    EMAIL = 1
+    WEB = 2
+    API = 3
+    PHONE = 4
+
+
+_WORKING = (TicketStatus.OPEN, TicketStatus.PENDING, TicketStatus.ON_HOLD)
+TRANSITIONS: Mapping[TicketStatus, frozenset[TicketStatus]] = {
+    TicketStatus.NEW: frozenset({*_WORKING, TicketStatus.SOLVED}),
+    **{s: frozenset({*_WORKING, TicketStatus.SOLVED} - {s}) for s in _WORKING},
+    # Reopening is how a requester's late answer gets worked again.
+    TicketStatus.SOLVED: frozenset({TicketStatus.OPEN, TicketStatus.CLOSED}),
+    TicketStatus.CLOSED: frozenset(),
+}
+
+
+def check_transition(ticket_name: str, current: TicketStatus, new: TicketStatus) -> None:
+    """FAILED_PRECONDITION unless `current -> new` is allowed (staying put always is)."""
+    if new != current and new not in TRANSITIONS[current]:
+        allowed = ", ".join(s.name for s in sorted(TRANSITIONS[current])) or "none (final)"
+        raise FailedPrecondition(
+            f"{ticket_name} cannot go from {current.name} to {new.name}; allowed: {allowed}"
+        )
+
+
+@dataclass(frozen=True)
+class TicketDetails:
+    """The writable part of a ticket, status aside (it has rules of its own)."""
+
+    subject: str = ""
+    description: str = ""
+    # `people/{id}`; empty while only requester_email is known.
+    requester: str = ""
+    requester_email: str = ""
+    organization: str = ""
+    priority: Priority = Priority.NORMAL
+    type: TicketType = TicketType.UNSPECIFIED
+    tags: tuple[str, ...] = ()
+    custom_fields: Mapping[str, str] = field(default_factory=dict)
+    followers: tuple[str, ...] = ()
+
+
+WRITABLE_FIELDS = (*TicketDetails.__dataclass_fields__, "status")
+
+
+@dataclass
+class Ticket:
+    id: str
+    number: int
+    details: TicketDetails
+    status: TicketStatus
+    channel: Channel
+    create_time: datetime
+    update_time: datetime
+    first_response_time: datetime | None = None
+    solve_time: datetime | None = None
+    version: int = 1
+    # From the customer read model; never stored with the ticket.
+    requester_display_name: str = ""
+
+    @property
+    def name(self) -> str:
+        return f"tickets/{self.id}"
+
+    @classmethod
+    def create(
+        cls, ticket_id: str, number: int, details: TicketDetails, channel: Channel, now: datetime
+    ) -> "Ticket":
+        violations = Violations()
+        check_id(violations, "ticket_id", ticket_id)
+        details = normalise(details, violations)
+        violations.raise_if_any()
+        return cls(ticket_id, number, details, TicketStatus.NEW, channel, now, now)
+
+    def update(self, changes: dict[str, Any], now: datetime) -> list[str]:
+        """Applies the changed fields; returns the names of those that really changed.
+
+        `changes` may hold "status", checked against the allowed transitions.
+        """
+        if self.status is TicketStatus.CLOSED:
+            raise FailedPrecondition(f"{self.name} is closed; closed tickets cannot change")
+        changes = dict(changes)
+        status = changes.pop("status", self.status)
+        violations = Violations()
+        merged = normalise(replace(self.details, **changes), violations)
+        violations.raise_if_any()
+        check_transition(self.name, self.status, status)
+        changed = [name for name in changes if getattr(merged, name) != getattr(self.details, name)]
+        if status != self.status:
+            changed.append("status")
+            self.status = status
+            if status is TicketStatus.SOLVED:
+                self.solve_time = now
+        if changed:
+            self.details = merged
+            self._touch(now)
+        return changed
+
+    def record_comment(self, public: bool, by_agent: bool, now: datetime) -> None:
+        """The conversation grew: the ticket changes, and an agent's first public reply
+        is its first response."""
+        if self.status is TicketStatus.CLOSED:
+            raise FailedPrecondition(f"{self.name} is closed; comments cannot be added")
+        if public and by_agent and self.first_response_time is None:
+            self.first_response_time = now
+        self._touch(now)
+
+    def _touch(self, now: datetime) -> None:
+        self.update_time = now
+        self.version += 1
+
+
+def normalise(details: TicketDetails, violations: Violations) -> TicketDetails:
+    prefix = "ticket"
+    subject = details.subject.strip()
+    if not subject:
+        violations.add(f"{prefix}.subject", "is required")
+    check_length(violations, f"{prefix}.subject", subject, SUBJECT_MAX)
+    check_length(violations, f"{prefix}.description", details.description, DESCRIPTION_MAX)
+    requester_email = normalise_email(details.requester_email)
+    _check_requester(details.requester, requester_email, violations, prefix)
+    if details.organization and not is_resource_name(details.organization, ORGANIZATIONS):
+        violations.add(f"{prefix}.organization", "must be like organizations/123")
+    return replace(
+        details,
+        subject=subject,
+        requester_email=requester_email,
+        tags=normalise_tags(details.tags, violations, f"{prefix}.tags"),
+        custom_fields=_custom_fields(details.custom_fields, violations, f"{prefix}.custom_fields"),
+        followers=_followers(details.followers, violations, f"{prefix}.followers"),
+    )
+
+
+def is_resource_name(name: str, prefix: str) -> bool:
+    """`prefix{id}` with a non-empty id that has no further segments."""
+    resource_id = name.removeprefix(prefix)
+    return name.startswith(prefix) and _USER_ID.fullmatch(resource_id) is not None
+
+
+def _check_requester(
+    requester: str, requester_email: str, violations: Violations, prefix: str
+) -> None:
+    if not requester and not requester_email:
+        violations.add(f"{prefix}.requester", "is required unless requester_email is given")
+    if requester and not is_resource_name(requester, PEOPLE):
+        violations.add(f"{prefix}.requester", "must be like people/123")
+    if requester_email and not is_email_address(requester_email):
+        violations.add(f"{prefix}.requester_email", "is not an email address")
+
+
+def _custom_fields(values: Mapping[str, str], violations: Violations, path: str) -> dict[str, str]:
+    check_count(violations, path, tuple(values), CUSTOM_FIELDS_MAX)
+    for key, value in values.items():
+        if not _CUSTOM_KEY.fullmatch(key):
+            violations.add(f"{path}[{key!r}]", "keys are [a-z][a-z0-9_]{0,62}")
+        check_length(violations, f"{path}[{key!r}]", value, CUSTOM_VALUE_MAX)
+    return dict(sorted(values.items()))
+
+
+def _followers(followers: tuple[str, ...], violations: Violations, path: str) -> tuple[str, ...]:
+    check_count(violations, path, followers, FOLLOWERS_MAX)
+    for index, user_id in enumerate(followers):
+        if not _USER_ID.fullmatch(user_id) or len(user_id) > USER_ID_MAX:
+            violations.add(
+                f"{path}[{index}]", f"user ids are 1-{USER_ID_MAX} characters, no / or spaces"
+            )
+    return tuple(dict.fromkeys(followers))
+
+
+def _names(enum: type[IntEnum]) -> dict[str, int]:
+    return {member.name: member.value for member in enum}
+
+
+FILTER_SCHEMA = FilterSchema(
+    {
+        "number": FilterField.integer(),
+        "status": FilterField.enum(_names(TicketStatus)),
+        "priority": FilterField.enum(_names(Priority)),
+        "type": FilterField.enum(_names(TicketType)),
+        "channel": FilterField.enum(_names(Channel)),
+        "requester": FilterField.string(),
+        "organization": FilterField.string(),
+        "tags": FilterField.repeated_string(),
+        "create_time": FilterField.timestamp(),
+        "update_time": FilterField.timestamp(),
+    }
+)
+SORTABLE = ("create_time", "update_time", "priority", "number", "status")
+# Newest first, as the contract says.
+DEFAULT_ORDER = (SortKey("create_time", descending=True),)

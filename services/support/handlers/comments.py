@@ -1,0 +1,46 @@
+"""Use cases for a ticket's conversation."""
+
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from crm_common.listing import Page
+from crm_common.messaging.uow import UnitOfWork
+from crm_support.domain.comments import Attachment, Comment
+from crm_support.events import published
+from crm_support.handlers.tickets import existing_ticket
+from crm_support.storage.tickets import CommentRepository, TicketRepository
+
+
+async def create_comment(
+    uow: UnitOfWork,
+    ticket_id: str,
+    body: str,
+    public: bool,
+    author: str,
+    attachments: tuple[Attachment, ...],
+) -> Comment:
+    async with uow:
+        tickets = TicketRepository(uow.session)
+        ticket = await existing_ticket(tickets, ticket_id)
+        now = datetime.now(UTC)
+        comment = Comment.create(
+            uuid.uuid4().hex, ticket_id, body, public, author, attachments, now
+        )
+        read_version = ticket.version
+        ticket.record_comment(comment.public, comment.by_agent, now)
+        await tickets.save(ticket, expected_version=read_version)
+        await CommentRepository(uow.session).add(comment)
+        uow.publish(published.comment_added(ticket, comment))
+        await uow.commit()
+    return comment
+
+
+async def list_comments(
+    uow: UnitOfWork, ticket_id: str, after: Sequence[Any] | None, size: int
+) -> Page[Comment]:
+    async with uow:
+        await existing_ticket(TicketRepository(uow.session), ticket_id)
+        found = await CommentRepository(uow.session).page(ticket_id, after, size)
+    return Page.of(found, size)

@@ -1,0 +1,89 @@
+"""Use cases for tickets."""
+
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from crm_common.errors import AlreadyExists, NotFound
+from crm_common.etags import check_etag
+from crm_common.filtering import Expr
+from crm_common.listing import Page
+from crm_common.messaging.uow import UnitOfWork
+from crm_common.pagination import SortKey
+from crm_support.domain.tickets import Channel, Ticket, TicketDetails
+from crm_support.events import published
+from crm_support.storage.tickets import TicketRepository
+
+
+async def create_ticket(
+    uow: UnitOfWork, details: TicketDetails, channel: Channel, ticket_id: str = ""
+) -> Ticket:
+    """Opens a ticket; with a client-chosen id, a retry returns the ticket it created."""
+    async with uow:
+        repository = TicketRepository(uow.session)
+        if ticket_id:
+            existing = await repository.get(ticket_id)
+            if existing is not None:
+                return _same_create(existing, details, channel)
+        number = await repository.next_number()
+        ticket = Ticket.create(
+            ticket_id or uuid.uuid4().hex, number, details, channel, datetime.now(UTC)
+        )
+        await repository.add(ticket)
+        stored = await existing_ticket(repository, ticket.id)  # with the requester's name
+        uow.publish(published.ticket_created(stored))
+        await uow.commit()
+    return stored
+
+
+async def get_ticket(uow: UnitOfWork, ticket_id: str) -> Ticket:
+    async with uow:
+        return await existing_ticket(TicketRepository(uow.session), ticket_id)
+
+
+async def update_ticket(
+    uow: UnitOfWork, ticket_id: str, changes: dict[str, Any], etag: str
+) -> Ticket:
+    async with uow:
+        repository = TicketRepository(uow.session)
+        ticket = await existing_ticket(repository, ticket_id)
+        check_etag(etag, ticket.version, ticket.name)
+        read_version, previous_status = ticket.version, ticket.status
+        changed = ticket.update(changes, datetime.now(UTC))
+        if not changed:
+            return ticket
+        await repository.save(ticket, expected_version=read_version)
+        ticket = await existing_ticket(repository, ticket_id)
+        for event in published.ticket_changed(ticket, changed, previous_status):
+            uow.publish(event)
+        await uow.commit()
+    return ticket
+
+
+async def list_tickets(
+    uow: UnitOfWork,
+    expr: Expr | None,
+    keys: tuple[SortKey, ...],
+    after: Sequence[Any] | None,
+    size: int,
+) -> Page[Ticket]:
+    async with uow:
+        found = await TicketRepository(uow.session).page(expr, keys, after, size)
+    return Page.of(found, size)
+
+
+async def existing_ticket(repository: TicketRepository, ticket_id: str) -> Ticket:
+    """The ticket, or NOT_FOUND."""
+    ticket = await repository.get(ticket_id)
+    if ticket is None:
+        raise NotFound(f"tickets/{ticket_id} does not exist")
+    return ticket
+
+
+def _same_create(existing: Ticket, details: TicketDetails, channel: Channel) -> Ticket:
+    """The existing ticket if the request would have created it, else ALREADY_EXISTS."""
+    candidate = Ticket.create(existing.id, existing.number, details, channel, existing.create_time)
+    if candidate.details != existing.details or candidate.channel != existing.channel:
+        raise AlreadyExists(f"{existing.name} already exists with other content")
+    return existing

@@ -1,0 +1,287 @@
+"""The tickets and comments tables, the ticket number counter, and their repositories."""
+
+from collections.abc import Sequence
+from dataclasses import asdict
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    ColumnElement,
+    ForeignKey,
+    Index,
+    Integer,
+    Row,
+    String,
+    Table,
+    Text,
+    and_,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm_common.errors import Aborted, AlreadyExists
+from crm_common.filtering import Expr
+from crm_common.pagination import SortKey
+from crm_common.storage.child_rows import ChildRows, repeated_values_table
+from crm_common.storage.db import UtcDateTime
+from crm_common.storage.filter_sql import ColumnBinding, filter_clause
+from crm_common.storage.filter_values import NormalisedValue
+from crm_common.storage.keyset import paged
+from crm_support.domain.comments import Attachment, Comment
+from crm_support.domain.tickets import (
+    ORGANIZATIONS,
+    PEOPLE,
+    Channel,
+    Priority,
+    Ticket,
+    TicketDetails,
+    TicketStatus,
+    TicketType,
+)
+from crm_support.storage.tables import customers, metadata
+
+tickets = Table(
+    "tickets",
+    metadata,
+    Column("id", String(63), primary_key=True),
+    Column("number", BigInteger, nullable=False, unique=True),
+    Column("subject", String(250), nullable=False),
+    Column("description", Text, nullable=False),
+    # Ids without their `people/` and `organizations/` prefixes; "" when unset.
+    Column("requester_id", String(200), nullable=False),
+    Column("requester_email", String(254), nullable=False),
+    Column("organization_id", String(200), nullable=False),
+    Column("status", Integer, nullable=False),
+    Column("priority", Integer, nullable=False),
+    Column("type", Integer, nullable=False),
+    Column("channel", Integer, nullable=False),
+    Column("tags", JSON, nullable=False),
+    Column("custom_fields", JSON, nullable=False),
+    Column("followers", JSON, nullable=False),
+    Column("first_response_time", UtcDateTime, nullable=True),
+    Column("solve_time", UtcDateTime, nullable=True),
+    Column("create_time", UtcDateTime, nullable=False),
+    Column("update_time", UtcDateTime, nullable=False),
+    Column("version", Integer, nullable=False),
+    # The agents' usual views: a queue by status and priority, a requester's or
+    # an organization's tickets, and everything newest first.
+    Index("ix_tickets_status_priority", "status", "priority", "create_time", "id"),
+    Index("ix_tickets_requester", "requester_id", "create_time"),
+    Index("ix_tickets_organization", "organization_id", "create_time"),
+    Index("ix_tickets_create_time", "create_time", "id"),
+)
+
+ticket_tags = repeated_values_table(metadata, "ticket_tags", tickets, "ticket_id", "tag", 64)
+
+# One row: the last number handed out. Incrementing it in the creating
+# transaction row-locks it on PostgreSQL and takes the write lock on SQLite,
+# so concurrent creates get distinct numbers and a rolled-back create frees
+# its number for the next one.
+ticket_numbers = Table(
+    "ticket_numbers",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("last", BigInteger, nullable=False),
+)
+
+ticket_comments = Table(
+    "ticket_comments",
+    metadata,
+    Column("id", String(63), primary_key=True),
+    Column(
+        "ticket_id",
+        String(63),
+        ForeignKey(tickets.c.id, ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("body", Text, nullable=False),
+    Column("public", Boolean, nullable=False),
+    Column("author", String(200), nullable=False),
+    Column("attachments", JSON, nullable=False),
+    Column("create_time", UtcDateTime, nullable=False),
+    Index("ix_ticket_comments_ticket", "ticket_id", "create_time", "id"),
+)
+
+_TAGS = ChildRows(ticket_tags.c.ticket_id, ticket_tags.c.tag)
+
+SORT_COLUMNS: dict[str, ColumnElement[Any]] = {
+    name: tickets.c[name]
+    for name in ("create_time", "update_time", "priority", "number", "status", "id")
+}
+
+
+def _without(prefix: str) -> Any:
+    return lambda name: name.removeprefix(prefix)
+
+
+FILTER_BINDINGS = {
+    **{
+        name: ColumnBinding(tickets.c[name])
+        for name in ("number", "status", "priority", "type", "channel")
+    },
+    "create_time": ColumnBinding(tickets.c.create_time),
+    "update_time": ColumnBinding(tickets.c.update_time),
+    # Clients write resource names; the columns hold bare ids.
+    "requester": NormalisedValue(ColumnBinding(tickets.c.requester_id), _without(PEOPLE)),
+    "organization": NormalisedValue(
+        ColumnBinding(tickets.c.organization_id), _without(ORGANIZATIONS)
+    ),
+    "tags": _TAGS.binding(tickets.c.id, str.lower),
+}
+
+# The requester's name comes along from the customer read model.
+_KNOWN_CUSTOMER = and_(customers.c.id == tickets.c.requester_id, customers.c.deleted.is_(False))
+_WITH_REQUESTER = select(
+    tickets, customers.c.display_name.label("requester_display_name")
+).select_from(tickets.outerjoin(customers, _KNOWN_CUSTOMER))
+
+
+class TicketRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def get(self, ticket_id: str) -> Ticket | None:
+        row = (
+            await self._session.execute(_WITH_REQUESTER.where(tickets.c.id == ticket_id))
+        ).first()
+        return _to_ticket(row) if row else None
+
+    async def next_number(self) -> int:
+        statement = (
+            update(ticket_numbers)
+            .where(ticket_numbers.c.id == 1)
+            .values(last=ticket_numbers.c.last + 1)
+            .returning(ticket_numbers.c.last)
+        )
+        return int((await self._session.execute(statement)).scalar_one())
+
+    async def add(self, ticket: Ticket) -> None:
+        try:
+            await self._session.execute(insert(tickets).values(_to_row(ticket)))
+        except IntegrityError as error:
+            raise AlreadyExists(f"{ticket.name} already exists") from error
+        await _TAGS.insert_many(self._session, {ticket.id: ticket.details.tags})
+
+    async def save(self, ticket: Ticket, expected_version: int) -> None:
+        result = await self._session.execute(
+            update(tickets)
+            .where(tickets.c.id == ticket.id, tickets.c.version == expected_version)
+            .values(_to_row(ticket))
+        )
+        if result.rowcount != 1:
+            raise Aborted(f"{ticket.name} was changed concurrently; retry")
+        await _TAGS.replace(self._session, ticket.id, ticket.details.tags)
+
+    async def page(
+        self, expr: Expr | None, keys: Sequence[SortKey], after: Sequence[Any] | None, size: int
+    ) -> list[tuple[Ticket, list[Any]]]:
+        """Up to size + 1 tickets, each with the key values a page token carries."""
+        query = _WITH_REQUESTER.where(filter_clause(expr, FILTER_BINDINGS))
+        rows = (await self._session.execute(paged(query, keys, SORT_COLUMNS, after, size))).all()
+        return [(_to_ticket(row), [getattr(row, k.field) for k in keys]) for row in rows]
+
+
+class CommentRepository:
+    _COLUMNS = {"create_time": ticket_comments.c.create_time, "id": ticket_comments.c.id}
+    ORDER = (SortKey("create_time"), SortKey("id"))
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add(self, comment: Comment) -> None:
+        await self._session.execute(insert(ticket_comments).values(_comment_row(comment)))
+
+    async def page(
+        self, ticket_id: str, after: Sequence[Any] | None, size: int
+    ) -> list[tuple[Comment, list[Any]]]:
+        """Oldest first: up to size + 1 comments, each with its page-token key."""
+        query = select(ticket_comments).where(ticket_comments.c.ticket_id == ticket_id)
+        statement = paged(query, self.ORDER, self._COLUMNS, after, size)
+        rows = (await self._session.execute(statement)).all()
+        return [(_to_comment(row), [row.create_time, row.id]) for row in rows]
+
+
+def _to_row(ticket: Ticket) -> dict[str, Any]:
+    details = ticket.details
+    return {
+        "id": ticket.id,
+        "number": ticket.number,
+        "subject": details.subject,
+        "description": details.description,
+        "requester_id": details.requester.removeprefix(PEOPLE),
+        "requester_email": details.requester_email,
+        "organization_id": details.organization.removeprefix(ORGANIZATIONS),
+        "status": int(ticket.status),
+        "priority": int(details.priority),
+        "type": int(details.type),
+        "channel": int(ticket.channel),
+        "tags": list(details.tags),
+        "custom_fields": dict(details.custom_fields),
+        "followers": list(details.followers),
+        "first_response_time": ticket.first_response_time,
+        "solve_time": ticket.solve_time,
+        "create_time": ticket.create_time,
+        "update_time": ticket.update_time,
+        "version": ticket.version,
+    }
+
+
+def _prefixed(prefix: str, resource_id: str) -> str:
+    return prefix + resource_id if resource_id else ""
+
+
+def _to_ticket(row: Row[Any]) -> Ticket:
+    return Ticket(
+        id=row.id,
+        number=row.number,
+        details=TicketDetails(
+            subject=row.subject,
+            description=row.description,
+            requester=_prefixed(PEOPLE, row.requester_id),
+            requester_email=row.requester_email,
+            organization=_prefixed(ORGANIZATIONS, row.organization_id),
+            priority=Priority(row.priority),
+            type=TicketType(row.type),
+            tags=tuple(row.tags),
+            custom_fields=dict(row.custom_fields),
+            followers=tuple(row.followers),
+        ),
+        status=TicketStatus(row.status),
+        channel=Channel(row.channel),
+        create_time=row.create_time,
+        update_time=row.update_time,
+        first_response_time=row.first_response_time,
+        solve_time=row.solve_time,
+        version=row.version,
+        requester_display_name=row.requester_display_name or "",
+    )
+
+
+def _comment_row(comment: Comment) -> dict[str, Any]:
+    return {
+        "id": comment.id,
+        "ticket_id": comment.ticket_id,
+        "body": comment.body,
+        "public": comment.public,
+        "author": comment.author,
+        "attachments": [asdict(a) for a in comment.attachments],
+        "create_time": comment.create_time,
+    }
+
+
+def _to_comment(row: Row[Any]) -> Comment:
+    return Comment(
+        id=row.id,
+        ticket_id=row.ticket_id,
+        body=row.body,
+        public=row.public,
+        author=row.author,
+        attachments=tuple(Attachment(**a) for a in row.attachments),
+        create_time=row.create_time,
+    )
