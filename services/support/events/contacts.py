@@ -1,6 +1,6 @@
 """Keeps the customer read model current from the contacts service's events."""
 
-from datetime import UTC
+from datetime import UTC, datetime
 
 from crm.contacts.v1 import events_pb2, person_pb2
 from crm.events.v1.event_pb2 import Event
@@ -9,6 +9,7 @@ from crm_common.messaging.envelope import unpack
 from crm_common.messaging.uow import UnitOfWork
 from crm_support.domain.customers import Customer, supersedes
 from crm_support.storage.repository import CustomerRepository
+from crm_support.storage.requesters import repoint_requester, scrub_requester
 
 
 async def on_person_created(event: Event, uow: UnitOfWork) -> None:
@@ -32,20 +33,21 @@ async def on_person_deleted(event: Event, uow: UnitOfWork) -> None:
 
 
 async def on_person_merged(event: Event, uow: UnitOfWork) -> None:
-    """The survivor as it is now; the people merged into it are gone.
-
-    Tickets of merged customers are re-pointed once tickets exist.
-    """
+    """The survivor as it is now; the people merged into it are gone, and
+    their tickets and comments are the survivor's."""
     payload = unpack(event, events_pb2.PersonMerged)
     await _mirror(event, payload.person, uow)
-    for name in payload.merged_people:
-        await _tombstone(event, name.removeprefix("people/"), MERGED_VERSION, uow)
+    merged_ids = [name.removeprefix("people/") for name in payload.merged_people]
+    for merged_id in merged_ids:
+        await _tombstone(event, merged_id, MERGED_VERSION, uow)
+    await repoint_requester(uow.session, merged_ids, event.aggregate_id, datetime.now(UTC))
 
 
 async def on_person_erased(event: Event, uow: UnitOfWork) -> None:
     """GDPR erasure: the customer stays, as tickets refer to it, but nothing personal does."""
     unpack(event, events_pb2.PersonErased)
     await _tombstone(event, event.aggregate_id, event.aggregate_version, uow, deleted=False)
+    await scrub_requester(uow.session, event.aggregate_id, datetime.now(UTC))
 
 
 async def _tombstone(
