@@ -21,7 +21,13 @@ def is_sqlite(url: str) -> bool:
 
 def create_engine(url: str) -> AsyncEngine:
     if not is_sqlite(url):
-        return create_async_engine(url, pool_size=20, max_overflow=10, pool_pre_ping=True)
+        return create_async_engine(
+            url,
+            pool_size=20,
+            max_overflow=10,
+            pool_pre_ping=True,
+            connect_args={"server_settings": _POSTGRES_SESSION},
+        )
     database = make_url(url).database
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
@@ -30,6 +36,12 @@ def create_engine(url: str) -> AsyncEngine:
     engine = create_async_engine(url, pool_size=1, max_overflow=0, pool_timeout=60)
     event.listen(engine.sync_engine, "connect", _tune_sqlite)
     return engine
+
+
+# A service's queries are short index lookups: starting parallel workers or
+# JIT-compiling costs more than the query itself (measured at 1M people: a
+# filtered page took 11 ms with two workers, 0.8 ms without).
+_POSTGRES_SESSION = {"max_parallel_workers_per_gather": "0", "jit": "off"}
 
 
 def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
