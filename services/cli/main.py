@@ -22,7 +22,7 @@ from alembic.util.exc import CommandError as AlembicError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from crm_cli import contacts, events
+from crm_cli import contacts, events, support
 from crm_cli.up import run_suite
 from crm_common.config import DEFAULT_PORTS, load_service_settings
 from crm_common.storage.migrations import upgrade_to_head
@@ -103,6 +103,7 @@ REGISTRARS: tuple[Callable[[Subparsers], None], ...] = (
     register,
     events.register,
     contacts.register,
+    support.register,
 )
 
 

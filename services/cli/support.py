@@ -1,0 +1,354 @@
+"""`crm support ...`: an agent's helpdesk work from the terminal.
+
+`crm support queue` lists the open tickets, most urgent first; `show N`
+prints ticket #N with its conversation; `reply N TEXT` and `note N TEXT` add
+a public reply or an internal note; `solve N` marks it solved.
+
+All talk to the support service at $CRM_SUPPORT_TARGET (127.0.0.1:50054) as
+the agent given by --agent or $CRM_AGENT (agents/me); the suite has no
+authentication yet, so the identity is taken on trust.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+import grpc
+from google.protobuf import field_mask_pb2, timestamp_pb2
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
+
+from crm.support.v1 import comment_pb2, ticket_pb2
+from crm.support.v1 import support_service_pb2 as pb
+from crm.support.v1.support_service_pb2_grpc import SupportServiceStub
+from crm_cli.tables import format_table, shorten
+
+TARGET_ENV = "CRM_SUPPORT_TARGET"
+DEFAULT_TARGET = "127.0.0.1:50054"
+AGENT_ENV = "CRM_AGENT"
+DEFAULT_AGENT = "agents/me"
+CONNECT_TIMEOUT = 5.0
+SUBJECT_WIDTH = 50
+REQUESTER_WIDTH = 30
+QUEUE_ORDER = "priority desc, create_time"
+OPEN_STATUSES = ("NEW", "OPEN", "PENDING", "ON_HOLD")
+STATUS_NAMES = tuple(
+    value.name.removeprefix("TICKET_STATUS_")
+    for value in ticket_pb2.TicketStatus.DESCRIPTOR.values
+    if value.number
+)
+
+
+class CommandError(Exception):
+    """A failure to report in one line, without a traceback."""
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    support = subparsers.add_parser(
+        "support",
+        help="work the helpdesk queue: list, show, reply, note, solve",
+        description=(
+            f"An agent's helpdesk commands, with the support service at ${TARGET_ENV} "
+            f"(default {DEFAULT_TARGET}). The agent is --agent or ${AGENT_ENV} "
+            f"(default {DEFAULT_AGENT}); there is no authentication yet. "
+            "There is no `assign` command yet: agents do not exist in the suite."
+        ),
+    )
+    commands = support.add_subparsers(title="commands", metavar="COMMAND", required=True)
+
+    queue = commands.add_parser(
+        "queue",
+        help="the tickets still to work, most urgent first",
+        description=f"Lists tickets by status, ordered by `{QUEUE_ORDER}`.",
+    )
+    queue.add_argument(
+        "--status",
+        type=statuses,
+        default=OPEN_STATUSES,
+        metavar="S,S,...",
+        help=f"statuses to list, from {', '.join(s.lower() for s in STATUS_NAMES)} "
+        f"(default {','.join(s.lower() for s in OPEN_STATUSES)})",
+    )
+    queue.add_argument(
+        "--limit", type=limit, default=50, help="at most this many tickets, 1-1000 (default 50)"
+    )
+    queue.set_defaults(func=queue_command)
+
+    show = commands.add_parser(
+        "show", help="a ticket and its conversation", description="Prints ticket #N in full."
+    )
+    _number_argument(show)
+    show.set_defaults(func=show_command)
+
+    for name, public, what in (
+        ("reply", True, "a public reply the requester sees"),
+        ("note", False, "an internal note only agents see"),
+    ):
+        comment = commands.add_parser(name, help=f"add {what}", description=f"Adds {what}.")
+        _number_argument(comment)
+        comment.add_argument("text", metavar="TEXT", help="the text, or - to read it from stdin")
+        _agent_argument(comment)
+        comment.set_defaults(func=comment_command, public=public)
+
+    solve = commands.add_parser(
+        "solve",
+        help="mark a ticket solved",
+        description="Sets ticket #N's status to SOLVED; the service refuses it for a "
+        "closed ticket.",
+    )
+    _number_argument(solve)
+    solve.set_defaults(func=solve_command)
+
+
+def _number_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("number", type=ticket_number, metavar="N", help="the ticket's number")
+
+
+def _agent_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--agent",
+        default=os.environ.get(AGENT_ENV, DEFAULT_AGENT),
+        help=f"who writes it, agents/ID (default ${AGENT_ENV} or {DEFAULT_AGENT})",
+    )
+
+
+def statuses(text: str) -> tuple[str, ...]:
+    names = tuple(part.strip().upper() for part in text.split(",") if part.strip())
+    unknown = [name for name in names if name not in STATUS_NAMES]
+    if not names or unknown:
+        raise argparse.ArgumentTypeError(
+            f"not a status list: {text!r}; use {', '.join(s.lower() for s in STATUS_NAMES)}"
+        )
+    return names
+
+
+def limit(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 1000:
+        raise argparse.ArgumentTypeError(f"not a number from 1 to 1000: {text!r}")
+    return value
+
+
+def ticket_number(text: str) -> int:
+    value = int(text.lstrip("#")) if text.lstrip("#").isdigit() else 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"not a ticket number: {text!r}")
+    return value
+
+
+# --- Commands --------------------------------------------------------------------------
+
+
+def queue_command(args: argparse.Namespace) -> int:
+    query = " OR ".join(f"status = {status}" for status in args.status)
+    request = pb.ListTicketsRequest(page_size=args.limit, filter=query, order_by=QUEUE_ORDER)
+    try:
+        with _stub() as stub:
+            tickets = list(stub.ListTickets(request).tickets)
+    except CommandError as error:
+        return _fail(error)
+    if not tickets:
+        print(f"No tickets with status {', '.join(args.status)}.")
+        return 0
+    print(queue_table(tickets))
+    return 0
+
+
+def show_command(args: argparse.Namespace) -> int:
+    try:
+        with _stub() as stub:
+            ticket = find_ticket(stub, args.number)
+            comments = list(list_comments(stub, ticket.name))
+    except CommandError as error:
+        return _fail(error)
+    print(ticket_text(ticket, comments))
+    return 0
+
+
+def comment_command(args: argparse.Namespace) -> int:
+    body = sys.stdin.read() if args.text == "-" else args.text
+    if not body.strip():
+        return _fail(CommandError("the text is empty"))
+    comment = comment_pb2.Comment(body=body, public=args.public, author=args.agent)
+    try:
+        with _stub() as stub:
+            ticket = find_ticket(stub, args.number)
+            stub.CreateComment(pb.CreateCommentRequest(parent=ticket.name, comment=comment))
+    except CommandError as error:
+        return _fail(error)
+    what = "Replied to" if args.public else "Added an internal note to"
+    print(f"{what} ticket #{args.number}.")
+    return 0
+
+
+def solve_command(args: argparse.Namespace) -> int:
+    try:
+        with _stub() as stub:
+            ticket = find_ticket(stub, args.number)
+            was = _status(ticket.status)
+            change = ticket_pb2.Ticket(
+                name=ticket.name, status=ticket_pb2.TICKET_STATUS_SOLVED, etag=ticket.etag
+            )
+            mask = field_mask_pb2.FieldMask(paths=["status"])
+            stub.UpdateTicket(pb.UpdateTicketRequest(ticket=change, update_mask=mask))
+    except CommandError as error:
+        return _fail(error)
+    if was == "SOLVED":
+        print(f"Ticket #{args.number} was already solved.")
+    else:
+        print(f"Solved ticket #{args.number} (was {was}).")
+    return 0
+
+
+# --- Lookups and output ----------------------------------------------------------------
+
+
+def find_ticket(stub: SupportServiceStub, number: int) -> ticket_pb2.Ticket:
+    found = stub.ListTickets(pb.ListTicketsRequest(page_size=1, filter=f"number = {number}"))
+    if not found.tickets:
+        raise CommandError(f"no ticket #{number}")
+    return found.tickets[0]
+
+
+def list_comments(stub: SupportServiceStub, ticket_name: str) -> Iterator[comment_pb2.Comment]:
+    token = ""
+    while True:
+        page = stub.ListComments(
+            pb.ListCommentsRequest(parent=ticket_name, page_size=1000, page_token=token)
+        )
+        yield from page.comments
+        token = page.next_page_token
+        if not token:
+            return
+
+
+def queue_table(tickets: Sequence[ticket_pb2.Ticket]) -> str:
+    rows = [("NUMBER", "STATUS", "PRIORITY", "SUBJECT", "REQUESTER", "UPDATED")]
+    rows += [
+        (
+            f"#{t.number}",
+            _status(t.status),
+            _priority(t.priority),
+            shorten(t.subject, SUBJECT_WIDTH),
+            shorten(requester(t), REQUESTER_WIDTH),
+            _time(t.update_time),
+        )
+        for t in tickets
+    ]
+    return format_table(rows)
+
+
+def requester(ticket: ticket_pb2.Ticket) -> str:
+    return ticket.requester_display_name or ticket.requester_email or ticket.requester or "-"
+
+
+def ticket_text(ticket: ticket_pb2.Ticket, comments: Sequence[comment_pb2.Comment]) -> str:
+    fields = [
+        ("Status", _status(ticket.status)),
+        ("Priority", _priority(ticket.priority)),
+        ("Type", _enum(ticket_pb2.TicketType, ticket.type, "TICKET_TYPE_")),
+        ("Channel", _enum(ticket_pb2.TicketChannel, ticket.channel, "TICKET_CHANNEL_")),
+        ("Requester", _requester_line(ticket)),
+        ("Organization", ticket.organization),
+        ("Tags", ", ".join(ticket.tags)),
+        ("Followers", ", ".join(ticket.followers)),
+        ("Created", _time(ticket.create_time)),
+        ("Updated", _time(ticket.update_time)),
+        ("First response", _time(ticket.first_response_time, "")),
+        ("Solved", _time(ticket.solve_time, "")),
+        ("Name", ticket.name),
+        *((f"custom.{key}", value) for key, value in sorted(ticket.custom_fields.items())),
+    ]
+    shown = [(label, value) for label, value in fields if value]
+    width = max(len(label) for label, _ in shown) + 1
+    lines = [f"Ticket #{ticket.number}: {ticket.subject}", ""]
+    lines += [f"{label + ':':<{width}} {value}" for label, value in shown]
+    if ticket.description.strip():
+        lines += ["", "Description:", *_indented(ticket.description)]
+    lines += ["", f"Conversation ({len(comments)}):" if comments else "Conversation: none yet"]
+    for comment in comments:
+        mark = "PUBLIC REPLY" if comment.public else "INTERNAL NOTE"
+        lines += ["", f"[{mark}] {comment.author}, {_time(comment.create_time)}"]
+        lines += _indented(comment.body)
+        lines += [f"    (attached: {a.file_name})" for a in comment.attachments]
+    return "\n".join(lines)
+
+
+def _requester_line(ticket: ticket_pb2.Ticket) -> str:
+    name, email = ticket.requester_display_name, ticket.requester_email
+    text = f"{name} <{email}>" if name and email else name or email
+    if ticket.requester:
+        text = f"{text} ({ticket.requester})" if text else ticket.requester
+    return text
+
+
+def _indented(text: str) -> list[str]:
+    return [f"    {line}".rstrip() for line in text.splitlines()] or ["    "]
+
+
+def _status(value: int) -> str:
+    return _enum(ticket_pb2.TicketStatus, value, "TICKET_STATUS_")
+
+
+def _priority(value: int) -> str:
+    return _enum(ticket_pb2.TicketPriority, value, "TICKET_PRIORITY_")
+
+
+def _enum(enum: object, value: int, prefix: str) -> str:
+    if not value:
+        return ""
+    try:
+        return str(enum.Name(value)).removeprefix(prefix)  # type: ignore[attr-defined]
+    except ValueError:
+        return str(value)
+
+
+def _time(value: timestamp_pb2.Timestamp, empty: str = "-") -> str:
+    if not value.seconds and not value.nanos:
+        return empty
+    return value.ToDatetime().strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _fail(error: CommandError) -> int:
+    print(f"crm support: {error}", file=sys.stderr)
+    return 1
+
+
+@contextmanager
+def _stub() -> Iterator[SupportServiceStub]:
+    """A stub on a channel known to be connected; CommandError for any RPC failure."""
+    target = os.environ.get(TARGET_ENV, DEFAULT_TARGET)
+    with grpc.insecure_channel(target) as channel:
+        try:
+            grpc.channel_ready_future(channel).result(timeout=CONNECT_TIMEOUT)
+        except grpc.FutureTimeoutError:
+            raise CommandError(
+                f"cannot reach the support service at {target}; is it running? "
+                f"Set {TARGET_ENV} to point elsewhere"
+            ) from None
+        try:
+            yield SupportServiceStub(channel)
+        except grpc.RpcError as error:
+            raise CommandError(describe_rpc_error(error)) from None
+
+
+def describe_rpc_error(error: grpc.RpcError) -> str:
+    """One line: the status, the service's message and any field violations."""
+    code = error.code()  # type: ignore[attr-defined]
+    text = f"{code.name}: {error.details()}"  # type: ignore[attr-defined]
+    status = rpc_status.from_call(error)  # type: ignore[arg-type]
+    violations = []
+    for detail in status.details if status else ():
+        bad_request = error_details_pb2.BadRequest()
+        if detail.Unpack(bad_request):
+            violations += [f"{v.field} {v.description}" for v in bad_request.field_violations]
+    if violations:
+        text = f"{code.name}: the service refused the request: {'; '.join(violations)}"
+    return " ".join(text.split())
