@@ -22,12 +22,11 @@ from pathlib import Path
 from typing import IO, TextIO
 
 import grpc
-from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 
 from crm.contacts.v1 import contacts_service_pb2 as pb
 from crm.contacts.v1 import custom_field_pb2
 from crm.contacts.v1.contacts_service_pb2_grpc import ContactsServiceStub
+from crm_cli.rpc import CommandError, connected_stub, field_violations
 from crm_cli.tables import format_table, shorten
 from crm_contacts.custom_field_proto import definition_id_from_name
 from crm_contacts.domain.custom_fields import ContactKind
@@ -38,7 +37,6 @@ from crm_contacts.proto import details_from_proto
 TARGET_ENV = "CRM_CONTACTS_TARGET"
 DEFAULT_TARGET = "127.0.0.1:50051"
 CHUNK_SIZE = 64 * 1024
-CONNECT_TIMEOUT = 5.0
 DESCRIPTION_WIDTH = 80
 # As the services accept: one exported record may be large.
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
@@ -47,10 +45,6 @@ _KINDS = {
     "person": (ContactKind.PERSON, custom_field_pb2.CONTACT_KIND_PERSON),
     "organization": (ContactKind.ORGANIZATION, custom_field_pb2.CONTACT_KIND_ORGANIZATION),
 }
-
-
-class CommandError(Exception):
-    """A failure to report in one line, without a traceback."""
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -215,37 +209,24 @@ def _custom_field_ids(stub: ContactsServiceStub, kind: int) -> list[str]:
 
 @contextmanager
 def _stub() -> Iterator[ContactsServiceStub]:
-    """A stub on a channel known to be connected; CommandError for any RPC failure."""
-    target = os.environ.get(TARGET_ENV, DEFAULT_TARGET)
     options = [
         ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
         ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
     ]
-    with grpc.insecure_channel(target, options=options) as channel:
-        try:
-            grpc.channel_ready_future(channel).result(timeout=CONNECT_TIMEOUT)
-        except grpc.FutureTimeoutError:
-            raise CommandError(
-                f"cannot reach the contacts service at {target}; is it running? "
-                f"Set {TARGET_ENV} to point elsewhere"
-            ) from None
-        try:
-            yield ContactsServiceStub(channel)
-        except grpc.RpcError as error:
-            raise CommandError(describe_rpc_error(error)) from None
+    with connected_stub(
+        ContactsServiceStub, "contacts", TARGET_ENV, DEFAULT_TARGET, describe_rpc_error, options
+    ) as stub:
+        yield stub
 
 
 def describe_rpc_error(error: grpc.RpcError) -> str:
     """The status and, for INVALID_ARGUMENT, each field violation."""
     code = error.code()  # type: ignore[attr-defined]
-    text = f"{code.name}: {error.details()}"  # type: ignore[attr-defined]
-    status = rpc_status.from_call(error)  # type: ignore[arg-type]
-    for detail in status.details if status else ():
-        bad_request = error_details_pb2.BadRequest()
-        if detail.Unpack(bad_request):
-            text = f"{code.name}: the service refused the request:"
-            text += "".join(f"\n  {v.field}: {v.description}" for v in bad_request.field_violations)
-    return text
+    violations = field_violations(error)
+    if not violations:
+        return f"{code.name}: {error.details()}"  # type: ignore[attr-defined]
+    lines = "".join(f"\n  {field}: {description}" for field, description in violations)
+    return f"{code.name}: the service refused the request:{lines}"
 
 
 @contextmanager

@@ -20,6 +20,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,6 +82,28 @@ def _http_ok(url: str) -> bool:
         return False
 
 
+class _Running(ABC):
+    """A server that runs for the duration of a `with` block."""
+
+    @abstractmethod
+    def start(self) -> None: ...
+
+    @abstractmethod
+    def stop(self) -> None: ...
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
 # --------------------------------------------------------------------------- NATS
 
 
@@ -93,7 +116,7 @@ class NatsCluster:
     routes: tuple[str, ...]
 
 
-class NatsServer:
+class NatsServer(_Running):
     """A `nats-server -js` child process with its own store and a monitoring port.
 
     The client and cluster ports are fixed at construction, so `restart()`
@@ -188,18 +211,6 @@ class NatsServer:
     def restart(self, timeout: float = START_TIMEOUT) -> None:
         self.stop()
         self.start(timeout)
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def _binary_path(self) -> str:
         # Debian installs it in /usr/sbin, which a non-root PATH often lacks.
@@ -296,7 +307,7 @@ def _version_key(name: str) -> tuple[int, ...]:
     return tuple(int(part) for part in re.findall(r"\d+", name)) or (0,)
 
 
-class PostgresServer:
+class PostgresServer(_Running):
     """A throwaway PostgreSQL cluster under `base_dir`, on 127.0.0.1 with trust auth.
 
     initdb and pg_ctl refuse to run as root, so as root every server command
@@ -381,18 +392,6 @@ class PostgresServer:
     def drop_database(self, name: str) -> None:
         # --force ends sessions a test left open, which would otherwise block the drop.
         self._client("dropdb", "--if-exists", "--force", _checked_name(name))
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def _prepare_dirs(self) -> None:
         self.base_dir.mkdir(parents=True, exist_ok=True)

@@ -19,19 +19,17 @@ from contextlib import contextmanager
 
 import grpc
 from google.protobuf import field_mask_pb2, timestamp_pb2
-from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 
 from crm.support.v1 import comment_pb2, ticket_pb2
 from crm.support.v1 import support_service_pb2 as pb
 from crm.support.v1.support_service_pb2_grpc import SupportServiceStub
+from crm_cli.rpc import CommandError, connected_stub, field_violations
 from crm_cli.tables import format_table, shorten
 
 TARGET_ENV = "CRM_SUPPORT_TARGET"
 DEFAULT_TARGET = "127.0.0.1:50054"
 AGENT_ENV = "CRM_AGENT"
 DEFAULT_AGENT = "agents/me"
-CONNECT_TIMEOUT = 5.0
 SUBJECT_WIDTH = 50
 REQUESTER_WIDTH = 30
 QUEUE_ORDER = "priority desc, create_time"
@@ -41,10 +39,6 @@ STATUS_NAMES = tuple(
     for value in ticket_pb2.TicketStatus.DESCRIPTOR.values
     if value.number
 )
-
-
-class CommandError(Exception):
-    """A failure to report in one line, without a traceback."""
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -323,32 +317,17 @@ def _fail(error: CommandError) -> int:
 
 @contextmanager
 def _stub() -> Iterator[SupportServiceStub]:
-    """A stub on a channel known to be connected; CommandError for any RPC failure."""
-    target = os.environ.get(TARGET_ENV, DEFAULT_TARGET)
-    with grpc.insecure_channel(target) as channel:
-        try:
-            grpc.channel_ready_future(channel).result(timeout=CONNECT_TIMEOUT)
-        except grpc.FutureTimeoutError:
-            raise CommandError(
-                f"cannot reach the support service at {target}; is it running? "
-                f"Set {TARGET_ENV} to point elsewhere"
-            ) from None
-        try:
-            yield SupportServiceStub(channel)
-        except grpc.RpcError as error:
-            raise CommandError(describe_rpc_error(error)) from None
+    with connected_stub(
+        SupportServiceStub, "support", TARGET_ENV, DEFAULT_TARGET, describe_rpc_error
+    ) as stub:
+        yield stub
 
 
 def describe_rpc_error(error: grpc.RpcError) -> str:
     """One line: the status, the service's message and any field violations."""
     code = error.code()  # type: ignore[attr-defined]
     text = f"{code.name}: {error.details()}"  # type: ignore[attr-defined]
-    status = rpc_status.from_call(error)  # type: ignore[arg-type]
-    violations = []
-    for detail in status.details if status else ():
-        bad_request = error_details_pb2.BadRequest()
-        if detail.Unpack(bad_request):
-            violations += [f"{v.field} {v.description}" for v in bad_request.field_violations]
+    violations = [f"{field} {description}" for field, description in field_violations(error)]
     if violations:
         text = f"{code.name}: the service refused the request: {'; '.join(violations)}"
     return " ".join(text.split())

@@ -5,8 +5,8 @@ from collections.abc import Mapping
 from google.type import date_pb2
 
 from crm.contacts.v1 import custom_field_pb2 as pb
-from crm_common.errors import InvalidArgument
 from crm_common.etags import etag_for
+from crm_common.resources import require_id
 from crm_contacts.domain.custom_fields import (
     ContactKind,
     CustomFieldDefinition,
@@ -44,12 +44,9 @@ def kind_from_proto(number: int) -> ContactKind | None:
 
 
 def definition_id_from_name(name: str, field: str = "name") -> str:
-    definition_id = name.removeprefix(RESOURCE_PREFIX)
-    if not name.startswith(RESOURCE_PREFIX) or not definition_id or "/" in definition_id:
-        raise InvalidArgument.single(
-            field, f"{name!r} is not a definition name like customFieldDefinitions/region"
-        )
-    return definition_id
+    return require_id(
+        name, RESOURCE_PREFIX, field, "a definition name like customFieldDefinitions/region"
+    )
 
 
 def spec_field(message: pb.CustomFieldDefinition, field: str) -> object:

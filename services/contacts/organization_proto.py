@@ -1,8 +1,8 @@
 """Translation between the contract's Organization and the domain."""
 
 from crm.contacts.v1 import organization_pb2
-from crm_common.errors import InvalidArgument
 from crm_common.etags import etag_for
+from crm_common.resources import require_id
 from crm_contacts.custom_field_proto import custom_values_to_proto
 from crm_contacts.domain.organizations import Organization, OrganizationDetails
 from crm_contacts.proto import contact_points_to_proto, details_field
@@ -11,10 +11,7 @@ RESOURCE_PREFIX = "organizations/"
 
 
 def organization_id_from_name(name: str, field: str = "name") -> str:
-    organization_id = name.removeprefix(RESOURCE_PREFIX)
-    if not name.startswith(RESOURCE_PREFIX) or not organization_id or "/" in organization_id:
-        raise InvalidArgument.single(field, f"{name!r} is not like organizations/123")
-    return organization_id
+    return require_id(name, RESOURCE_PREFIX, field, "like organizations/123")
 
 
 def organization_details_field(message: organization_pb2.Organization, field: str) -> object:

@@ -3,8 +3,8 @@
 from typing import Any
 
 from crm.contacts.v1 import person_pb2
-from crm_common.errors import InvalidArgument
 from crm_common.etags import etag_for
+from crm_common.resources import require_id
 from crm_contacts.custom_field_proto import custom_values_from_proto, custom_values_to_proto
 from crm_contacts.domain.model import (
     ContactPointType,
@@ -33,10 +33,7 @@ _TYPE_FROM_PROTO = {number: kind for kind, number in _TYPE_TO_PROTO.items()} | {
 
 
 def person_id_from_name(name: str, field: str = "name") -> str:
-    person_id = name.removeprefix(RESOURCE_PREFIX)
-    if not name.startswith(RESOURCE_PREFIX) or not person_id or "/" in person_id:
-        raise InvalidArgument.single(field, f"{name!r} is not a person name like people/123")
-    return person_id
+    return require_id(name, RESOURCE_PREFIX, field, "a person name like people/123")
 
 
 def _point_type(value: int) -> ContactPointType:

@@ -5,8 +5,9 @@ from datetime import date
 from google.type import date_pb2
 
 from crm.contacts.v1 import custom_field_pb2, relationship_pb2
-from crm_common.errors import InvalidArgument, Violations
+from crm_common.errors import Violations
 from crm_common.etags import etag_for
+from crm_common.resources import require_id
 from crm_contacts.domain.custom_fields import ContactKind
 from crm_contacts.domain.relationships import (
     RELATIONSHIP_PREFIX,
@@ -16,7 +17,6 @@ from crm_contacts.domain.relationships import (
     RelationshipDraft,
     RelationshipType,
     RelationshipTypeDraft,
-    id_from_name,
     parse_record,
 )
 
@@ -28,10 +28,7 @@ _KIND_FROM_PROTO = {number: kind for kind, number in _KIND_TO_PROTO.items()}
 
 
 def relationship_id_from_name(name: str, field: str = "name") -> str:
-    relationship_id = id_from_name(name, RELATIONSHIP_PREFIX)
-    if relationship_id is None:
-        raise InvalidArgument.single(field, f"{name!r} is not like {RELATIONSHIP_PREFIX}123")
-    return relationship_id
+    return require_id(name, RELATIONSHIP_PREFIX, field, f"like {RELATIONSHIP_PREFIX}123")
 
 
 def record_from_name(name: str, field: str) -> RecordRef:

@@ -12,6 +12,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from crm.support.v1 import comment_pb2, ticket_pb2
 from crm_common.errors import InvalidArgument
 from crm_common.etags import etag_for
+from crm_common.resources import require_id
 from crm_support.domain.comments import Attachment, Comment
 from crm_support.domain.tickets import (
     Channel,
@@ -26,10 +27,7 @@ RESOURCE_PREFIX = "tickets/"
 
 
 def ticket_id_from_name(name: str, field: str = "name") -> str:
-    ticket_id = name.removeprefix(RESOURCE_PREFIX)
-    if not name.startswith(RESOURCE_PREFIX) or not ticket_id or "/" in ticket_id:
-        raise InvalidArgument.single(field, f"{name!r} is not like tickets/123")
-    return ticket_id
+    return require_id(name, RESOURCE_PREFIX, field, "like tickets/123")
 
 
 def _enum(domain: type[Any], proto_name: Callable[[int], str], prefix: str, field: str) -> Any:

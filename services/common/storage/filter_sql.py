@@ -12,6 +12,7 @@ a JSON value of another type) is false, and NOT is its exact complement, so
 """
 
 import operator
+from abc import ABCMeta, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -231,7 +232,7 @@ def _json_kind(value: Value) -> tuple[str, Value]:
 # and never reuses one request's value for another.
 
 
-class _DialectJson(ColumnElement[Any]):
+class _DialectJson(ColumnElement[Any], metaclass=ABCMeta):
     __visit_name__ = "crm_dialect_json"
     inherit_cache = True
     column: ColumnElement[Any]
@@ -249,11 +250,11 @@ class _DialectJson(ColumnElement[Any]):
             return self.postgresql(_PG_JSONB if jsonb else _PG_JSON)
         raise CompileError(f"JSON filters are not implemented for {dialect.name}")
 
-    def sqlite(self) -> ColumnElement[Any]:
-        raise NotImplementedError
+    @abstractmethod
+    def sqlite(self) -> ColumnElement[Any]: ...
 
-    def postgresql(self, json: "_PgJson") -> ColumnElement[Any]:
-        raise NotImplementedError
+    @abstractmethod
+    def postgresql(self, json: "_PgJson") -> ColumnElement[Any]: ...
 
 
 @compiles(_DialectJson)

@@ -17,11 +17,11 @@ from datetime import datetime
 from typing import Any
 
 from crm_common.errors import FailedPrecondition, InvalidArgument, Violations
+from crm_common.resources import id_from_name
 from crm_contacts.domain.contact_points import ContactPointType, PostalAddress
 from crm_contacts.domain.custom_fields import Definitions
 from crm_contacts.domain.duplicates import canonical_phone
 from crm_contacts.domain.model import WRITABLE_FIELDS, Person, PersonDetails
-from crm_contacts.domain.relationships import id_from_name
 
 PERSON_PREFIX = "people/"
 MERGED_MAX = 20

@@ -12,6 +12,7 @@ from datetime import date, datetime
 from typing import Any
 
 from crm_common.errors import Violations
+from crm_common.resources import id_from_name
 from crm_contacts.domain.contact_points import NAME_MAX, check_id, check_length
 from crm_contacts.domain.custom_fields import ContactKind
 
@@ -27,14 +28,6 @@ UPDATABLE_FIELDS = ("role", "start_date", "end_date")
 DateParts = tuple[int, int, int]
 
 _PREFIX_OF_KIND = {ContactKind.PERSON: "people/", ContactKind.ORGANIZATION: "organizations/"}
-
-
-def id_from_name(name: str, prefix: str) -> str | None:
-    """The id in `{prefix}{id}`, or None when `name` is not such a name."""
-    resource_id = name.removeprefix(prefix)
-    if not name.startswith(prefix) or not resource_id or "/" in resource_id:
-        return None
-    return resource_id
 
 
 @dataclass(frozen=True)

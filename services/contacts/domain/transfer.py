@@ -34,6 +34,7 @@ from enum import StrEnum
 from typing import Any
 
 from crm_common.errors import FailedPrecondition, FieldViolation, InvalidArgument, Violations
+from crm_common.resources import id_from_name
 from crm_contacts.domain import model, organizations
 from crm_contacts.domain.contact_points import (
     ContactPointType,
@@ -58,7 +59,6 @@ from crm_contacts.domain.organizations import (
     normalise_domain,
 )
 from crm_contacts.domain.privacy import ensure_not_erased
-from crm_contacts.domain.relationships import id_from_name
 
 NAME_COLUMN = "name"
 CUSTOM_PREFIX = f"{CUSTOM_FIELDS}."

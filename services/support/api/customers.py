@@ -4,7 +4,6 @@ from grpc.aio import ServicerContext
 
 from crm.support.v1 import customer_pb2
 from crm.support.v1 import support_service_pb2 as pb
-from crm_common.errors import InvalidArgument
 from crm_common.messaging.uow import UnitOfWorkFactory
 from crm_common.pagination import (
     SortKey,
@@ -13,6 +12,7 @@ from crm_common.pagination import (
     page_size,
     query_digest,
 )
+from crm_common.resources import require_id
 from crm_support.domain.customers import Customer
 from crm_support.handlers import customers as handlers
 
@@ -26,9 +26,7 @@ class CustomersApi:
     async def GetCustomer(
         self, request: pb.GetCustomerRequest, context: ServicerContext
     ) -> customer_pb2.Customer:
-        customer_id = request.name.removeprefix(CUSTOMER_PREFIX)
-        if not request.name.startswith(CUSTOMER_PREFIX) or not customer_id or "/" in customer_id:
-            raise InvalidArgument.single("name", f"{request.name!r} is not like customers/123")
+        customer_id = require_id(request.name, CUSTOMER_PREFIX, "name", "like customers/123")
         return _to_proto(await handlers.get_customer(self._units(), customer_id))
 
     async def ListCustomers(
