@@ -25,6 +25,8 @@ class SuiteSettings(BaseSettings):
     # stream; retries wait base * 2^(attempt-1) seconds, capped at 60.
     consumer_max_attempts: int = Field(default=5, ge=1, le=100)
     consumer_retry_base_seconds: float = Field(default=0.5, gt=0, le=60)
+    # How often scheduled jobs (SLA clocks, automations) look for due work.
+    jobs_interval_seconds: float = Field(default=30.0, gt=0, le=3600)
 
 
 class ServiceSettings(BaseSettings):

@@ -7,10 +7,12 @@ flushes the outbox and closes everything.
 """
 
 import asyncio
+import contextlib
 import logging
 import signal
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import grpc
@@ -57,6 +59,16 @@ class Runtime:
 
 
 @dataclass(frozen=True)
+class Job:
+    """Work a service does on a clock rather than on request, e.g. announcing
+    SLA breaches. `run` does what is due at the given time, in its own units
+    of work, and must be safe to run on several replicas at once."""
+
+    name: str
+    run: Callable[[Callable[[], UnitOfWork], datetime], Awaitable[None]]
+
+
+@dataclass(frozen=True)
 class ServiceSpec:
     """Everything that differs between services."""
 
@@ -65,6 +77,7 @@ class ServiceSpec:
     grpc_services: Sequence[ServiceDescriptor]
     register: Callable[[grpc.aio.Server, Runtime], None]
     subscriptions: Sequence[Subscription] = field(default=())
+    jobs: Sequence[Job] = field(default=())
 
 
 def main(spec: ServiceSpec) -> None:
@@ -116,11 +129,16 @@ async def serve(spec: ServiceSpec, settings: ServiceSettings, suite: SuiteSettin
     readiness = asyncio.create_task(
         _report_readiness(health, ["", *service_names], engine, messaging, stopping)
     )
+    jobs = [
+        asyncio.create_task(_every(suite.jobs_interval_seconds, job, runtime, stopping))
+        for job in spec.jobs
+    ]
     await stopping.wait()
 
     log.info("draining")
     await _set_all(health, ["", *service_names], health_pb2.HealthCheckResponse.NOT_SERVING)
     await server.stop(settings.shutdown_grace_seconds)
+    await asyncio.gather(*jobs)
     await messaging.stop()
     readiness.cancel()
     await asyncio.gather(readiness, return_exceptions=True)
@@ -214,6 +232,20 @@ async def _until_stopped(run: Callable, js: object, stop: asyncio.Event) -> None
         except (NatsError, TimeoutError) as error:
             log.warning("consumer restarting", extra={"error": repr(error)})
             await asyncio.sleep(0.5)
+
+
+async def _every(
+    interval_seconds: float, job: Job, runtime: Runtime, stopping: asyncio.Event
+) -> None:
+    """Runs a job each interval until the service stops; a failed run is logged and
+    the next one tries again, since a job picks up whatever is due."""
+    while not stopping.is_set():
+        try:
+            await job.run(runtime.unit_of_work, datetime.now(UTC))
+        except Exception:
+            log.exception("job failed", extra={"job": job.name})
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), interval_seconds)
 
 
 async def _report_readiness(

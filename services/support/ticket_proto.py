@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from google.protobuf.duration_pb2 import Duration
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from crm.support.v1 import comment_pb2, ticket_pb2
@@ -14,9 +15,11 @@ from crm_common.errors import InvalidArgument
 from crm_common.etags import etag_for
 from crm_common.resources import require_id
 from crm_support.domain.comments import Attachment, Comment
+from crm_support.domain.sla_state import SlaTarget
 from crm_support.domain.tickets import (
     Channel,
     Priority,
+    SatisfactionRating,
     Ticket,
     TicketDetails,
     TicketStatus,
@@ -79,7 +82,7 @@ def ticket_field(message: ticket_pb2.Ticket, field: str) -> object:
             return priority_from_proto(message.priority)
         case "type":
             return _type(message.type)
-        case "tags" | "followers":
+        case "tags" | "followers" | "links":
             return tuple(getattr(message, field))
         case "custom_fields":
             return dict(message.custom_fields)
@@ -115,6 +118,40 @@ def ticket_to_proto(ticket: Ticket) -> ticket_pb2.Ticket:
         update_time=_timestamp(ticket.update_time),
         first_response_time=_timestamp(ticket.first_response_time),
         solve_time=_timestamp(ticket.solve_time),
+        assignee=details.assignee,
+        group=details.group,
+        links=details.links,
+        sla_policy=ticket.sla_policy,
+        sla_targets=[sla_target_to_proto(t) for t in ticket.sla_targets],
+        sla_due_time=_timestamp(ticket.sla_due_time),
+        merged_into=ticket.merged_into,
+        satisfaction_rating=_satisfaction_to_proto(ticket.satisfaction),
+    )
+
+
+def sla_target_to_proto(target: SlaTarget) -> ticket_pb2.SlaTarget:
+    return ticket_pb2.SlaTarget(
+        metric=ticket_pb2.SlaMetric.Value(f"SLA_METRIC_{target.metric.name}"),
+        target=Duration(seconds=target.target_seconds),
+        due_time=_timestamp(target.due_time),
+        fulfill_time=_timestamp(target.fulfill_time),
+        breached=target.breached,
+        paused=target.paused,
+        remaining=Duration(seconds=target.remaining_seconds) if target.paused else None,
+    )
+
+
+def _satisfaction_to_proto(
+    rating: SatisfactionRating | None,
+) -> ticket_pb2.SatisfactionRating | None:
+    if rating is None:
+        return None
+    return ticket_pb2.SatisfactionRating(
+        score=ticket_pb2.SatisfactionScore.Value(f"SATISFACTION_SCORE_{rating.score.name}"),
+        comment=rating.comment,
+        assignee=rating.assignee,
+        group=rating.group,
+        create_time=_timestamp(rating.create_time),
     )
 
 

@@ -49,6 +49,10 @@ class Suite:
         self.channels.append(channel)
         return channel
 
+    def stub(self, service: str, stub_class: Callable[[grpc.Channel], T]) -> T:
+        """A client of any of a service's gRPC services."""
+        return stub_class(self.channel(service))
+
     @property
     def contacts(self) -> ContactsServiceStub:
         return ContactsServiceStub(self.channel("contacts"))
@@ -70,6 +74,8 @@ def running_suite(
             {
                 "CRM_NATS_URL": nats.url,
                 f"CRM_{service.upper()}_DATABASE_URL": urls[service],
+                # Scheduled jobs (SLA clocks, automations) look often in tests.
+                "CRM_JOBS_INTERVAL_SECONDS": "0.2",
                 **extra_env,
             },
             logs / f"{service}.log",

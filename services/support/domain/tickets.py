@@ -18,6 +18,7 @@ from crm_common.validation import (
     normalise_email,
     normalise_tags,
 )
+from crm_support.domain.sla_state import SlaTarget, nearest_due_time
 
 SUBJECT_MAX = 250
 DESCRIPTION_MAX = 100_000
@@ -27,9 +28,17 @@ CUSTOM_FIELDS_MAX = 100
 CUSTOM_VALUE_MAX = 1000
 PEOPLE = "people/"
 ORGANIZATIONS = "organizations/"
+AGENTS = "agents/"
+GROUPS = "groups/"
+SLA_POLICIES = "slaPolicies/"
+TICKETS = "tickets/"
+OPPORTUNITIES = "opportunities/"
+LINKS_MAX = 50
+SATISFACTION_COMMENT_MAX = 10_000
 
 _CUSTOM_KEY = re.compile(r"[a-z][a-z0-9_]{0,62}")
 _USER_ID = re.compile(r"[^\s/]+")
+_TASK = re.compile(r"projects/[^\s/]+/tasks/[^\s/]+")
 
 
 # Numbered as the contract numbers them, so that sorting by priority or
@@ -99,6 +108,26 @@ class TicketDetails:
     tags: tuple[str, ...] = ()
     custom_fields: Mapping[str, str] = field(default_factory=dict)
     followers: tuple[str, ...] = ()
+    # `agents/{id}` and `groups/{id}`; empty when unassigned.
+    assignee: str = ""
+    group: str = ""
+    # Project tasks and opportunities the ticket relates to.
+    links: tuple[str, ...] = ()
+
+
+class SatisfactionScore(IntEnum):
+    GOOD = 1
+    BAD = 2
+
+
+@dataclass(frozen=True)
+class SatisfactionRating:
+    score: SatisfactionScore
+    comment: str
+    # Who was responsible when the requester rated, for per-agent reports.
+    assignee: str
+    group: str
+    create_time: datetime
 
 
 WRITABLE_FIELDS = (*TicketDetails.__dataclass_fields__, "status")
@@ -116,12 +145,21 @@ class Ticket:
     first_response_time: datetime | None = None
     solve_time: datetime | None = None
     version: int = 1
+    # `slaPolicies/{id}` that applies, and where its targets stand.
+    sla_policy: str = ""
+    sla_targets: tuple[SlaTarget, ...] = ()
+    # When the SLA scheduler should next look at this ticket (a warning or a
+    # breach falls due); unset when nothing is pending.
+    sla_check_time: datetime | None = None
+    # `tickets/{id}` this one was merged into.
+    merged_into: str = ""
+    satisfaction: SatisfactionRating | None = None
     # From the customer read model; never stored with the ticket.
     requester_display_name: str = ""
 
     @property
     def name(self) -> str:
-        return f"tickets/{self.id}"
+        return f"{TICKETS}{self.id}"
 
     @classmethod
     def create(
@@ -154,7 +192,7 @@ class Ticket:
                 self.solve_time = now
         if changed:
             self.details = merged
-            self._touch(now)
+            self.touch(now)
         return changed
 
     def record_comment(self, public: bool, by_agent: bool, now: datetime) -> None:
@@ -164,9 +202,14 @@ class Ticket:
             raise FailedPrecondition(f"{self.name} is closed; comments cannot be added")
         if public and by_agent and self.first_response_time is None:
             self.first_response_time = now
-        self._touch(now)
+        self.touch(now)
 
-    def _touch(self, now: datetime) -> None:
+    @property
+    def sla_due_time(self) -> datetime | None:
+        return nearest_due_time(self.sla_targets)
+
+    def touch(self, now: datetime) -> None:
+        """Marks a change: a new version at `now`."""
         self.update_time = now
         self.version += 1
 
@@ -182,6 +225,10 @@ def normalise(details: TicketDetails, violations: Violations) -> TicketDetails:
     _check_requester(details.requester, requester_email, violations, prefix)
     if details.organization and not is_resource_name(details.organization, ORGANIZATIONS):
         violations.add(f"{prefix}.organization", "must be like organizations/123")
+    if details.assignee and not is_resource_name(details.assignee, AGENTS):
+        violations.add(f"{prefix}.assignee", "must be like agents/123")
+    if details.group and not is_resource_name(details.group, GROUPS):
+        violations.add(f"{prefix}.group", "must be like groups/123")
     return replace(
         details,
         subject=subject,
@@ -189,6 +236,7 @@ def normalise(details: TicketDetails, violations: Violations) -> TicketDetails:
         tags=normalise_tags(details.tags, violations, f"{prefix}.tags"),
         custom_fields=_custom_fields(details.custom_fields, violations, f"{prefix}.custom_fields"),
         followers=_followers(details.followers, violations, f"{prefix}.followers"),
+        links=_links(details.links, violations, f"{prefix}.links"),
     )
 
 
@@ -228,6 +276,17 @@ def _followers(followers: tuple[str, ...], violations: Violations, path: str) ->
     return tuple(dict.fromkeys(followers))
 
 
+def _links(links: tuple[str, ...], violations: Violations, path: str) -> tuple[str, ...]:
+    check_count(violations, path, links, LINKS_MAX)
+    for index, link in enumerate(links):
+        if not (is_resource_name(link, OPPORTUNITIES) or _TASK.fullmatch(link)):
+            violations.add(
+                f"{path}[{index}]",
+                "must be like opportunities/123 or projects/123/tasks/456",
+            )
+    return tuple(dict.fromkeys(links))
+
+
 def _names(enum: type[IntEnum]) -> dict[str, int]:
     return {member.name: member.value for member in enum}
 
@@ -244,8 +303,15 @@ FILTER_SCHEMA = FilterSchema(
         "tags": FilterField.repeated_string(),
         "create_time": FilterField.timestamp(),
         "update_time": FilterField.timestamp(),
+        "assignee": FilterField.string(),
+        "group": FilterField.string(),
+        "sla_policy": FilterField.string(),
+        "sla_due_time": FilterField.timestamp(),
+        "first_response_time": FilterField.timestamp(),
+        "solve_time": FilterField.timestamp(),
+        "links": FilterField.repeated_string(),
     }
 )
-SORTABLE = ("create_time", "update_time", "priority", "number", "status")
+SORTABLE = ("create_time", "update_time", "priority", "number", "status", "sla_due_time")
 # Newest first, as the contract says.
 DEFAULT_ORDER = (SortKey("create_time", descending=True),)

@@ -8,7 +8,8 @@ from typing import Any
 from crm_common.listing import Page
 from crm_common.messaging.uow import UnitOfWork
 from crm_support.domain.comments import Attachment, Comment
-from crm_support.events import published
+from crm_support.handlers.change import TicketChange
+from crm_support.handlers.ticket_changes import settle, snapshot
 from crm_support.handlers.tickets import existing_ticket
 from crm_support.storage.tickets import CommentRepository, TicketRepository
 
@@ -28,11 +29,10 @@ async def create_comment(
         comment = Comment.create(
             uuid.uuid4().hex, ticket_id, body, public, author, attachments, now
         )
-        read_version = ticket.version
+        before = snapshot(ticket)
         ticket.record_comment(comment.public, comment.by_agent, now)
-        await tickets.save(ticket, expected_version=read_version)
-        await CommentRepository(uow.session).add(comment)
-        uow.publish(published.comment_added(ticket, comment))
+        change = TicketChange(uow.session, now, before, comment=comment)
+        await settle(uow, ticket, change)
         await uow.commit()
     return comment
 

@@ -12,7 +12,8 @@ from crm_common.listing import Page
 from crm_common.messaging.uow import UnitOfWork
 from crm_common.pagination import SortKey
 from crm_support.domain.tickets import Channel, Ticket, TicketDetails
-from crm_support.events import published
+from crm_support.handlers.change import TicketChange
+from crm_support.handlers.ticket_changes import settle, snapshot
 from crm_support.storage.tickets import TicketRepository
 
 
@@ -27,12 +28,9 @@ async def create_ticket(
             if existing is not None:
                 return _same_create(existing, details, channel)
         number = await repository.next_number()
-        ticket = Ticket.create(
-            ticket_id or uuid.uuid4().hex, number, details, channel, datetime.now(UTC)
-        )
-        await repository.add(ticket)
-        stored = await existing_ticket(repository, ticket.id)  # with the requester's name
-        uow.publish(published.ticket_created(stored))
+        now = datetime.now(UTC)
+        ticket = Ticket.create(ticket_id or uuid.uuid4().hex, number, details, channel, now)
+        stored = await settle(uow, ticket, TicketChange(uow.session, now, before=None))
         await uow.commit()
     return stored
 
@@ -49,14 +47,11 @@ async def update_ticket(
         repository = TicketRepository(uow.session)
         ticket = await existing_ticket(repository, ticket_id)
         check_etag(etag, ticket.version, ticket.name)
-        read_version, previous_status = ticket.version, ticket.status
-        changed = ticket.update(changes, datetime.now(UTC))
+        before, now = snapshot(ticket), datetime.now(UTC)
+        changed = ticket.update(changes, now)
         if not changed:
             return ticket
-        await repository.save(ticket, expected_version=read_version)
-        ticket = await existing_ticket(repository, ticket_id)
-        for event in published.ticket_changed(ticket, changed, previous_status):
-            uow.publish(event)
+        ticket = await settle(uow, ticket, TicketChange(uow.session, now, before, changed))
         await uow.commit()
     return ticket
 

@@ -2,6 +2,7 @@
 
 from collections.abc import Sequence
 from dataclasses import asdict
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -30,15 +31,22 @@ from crm_common.filtering import Expr
 from crm_common.pagination import SortKey
 from crm_common.storage.child_rows import ChildRows, repeated_values_table
 from crm_common.storage.db import UtcDateTime
-from crm_common.storage.filter_sql import ColumnBinding, filter_clause
+from crm_common.storage.filter_sql import ColumnBinding, JsonArrayBinding, filter_clause
 from crm_common.storage.filter_values import NormalisedValue
 from crm_common.storage.keyset import paged
 from crm_support.domain.comments import Attachment, Comment
+from crm_support.domain.sla_state import targets_from_json, targets_to_json
 from crm_support.domain.tickets import (
+    AGENTS,
+    GROUPS,
     ORGANIZATIONS,
     PEOPLE,
+    SLA_POLICIES,
+    TICKETS,
     Channel,
     Priority,
+    SatisfactionRating,
+    SatisfactionScore,
     Ticket,
     TicketDetails,
     TicketStatus,
@@ -69,12 +77,29 @@ tickets = Table(
     Column("create_time", UtcDateTime, nullable=False),
     Column("update_time", UtcDateTime, nullable=False),
     Column("version", Integer, nullable=False),
+    Column("assignee_id", String(200), nullable=False),
+    Column("group_id", String(200), nullable=False),
+    Column("links", JSON, nullable=False),
+    Column("sla_policy_id", String(63), nullable=False),
+    Column("sla_targets", JSON, nullable=False),
+    Column("sla_due_time", UtcDateTime, nullable=True),
+    # sla_due_time, or NO_DUE_TIME: a key that is never NULL, so the queue
+    # can page through it and tickets without a running target sort last.
+    Column("sla_due_order", UtcDateTime, nullable=False),
+    Column("sla_check_time", UtcDateTime, nullable=True),
+    Column("merged_into_id", String(63), nullable=False),
+    Column("satisfaction", JSON, nullable=True),
+    Column("satisfaction_score", Integer, nullable=True),
     # The agents' usual views: a queue by status and priority, a requester's or
     # an organization's tickets, and everything newest first.
     Index("ix_tickets_status_priority", "status", "priority", "create_time", "id"),
     Index("ix_tickets_requester", "requester_id", "create_time"),
     Index("ix_tickets_organization", "organization_id", "create_time"),
     Index("ix_tickets_create_time", "create_time", "id"),
+    Index("ix_tickets_assignee", "assignee_id", "status"),
+    Index("ix_tickets_group", "group_id", "status"),
+    Index("ix_tickets_sla_due", "sla_due_order", "id"),
+    Index("ix_tickets_sla_check", "sla_check_time"),
 )
 
 ticket_tags = repeated_values_table(metadata, "ticket_tags", tickets, "ticket_id", "tag", 64)
@@ -110,9 +135,14 @@ ticket_comments = Table(
 
 _TAGS = ChildRows(ticket_tags.c.ticket_id, ticket_tags.c.tag)
 
+NO_DUE_TIME = datetime(9999, 12, 31, tzinfo=UTC)
+
 SORT_COLUMNS: dict[str, ColumnElement[Any]] = {
-    name: tickets.c[name]
-    for name in ("create_time", "update_time", "priority", "number", "status", "id")
+    **{
+        name: tickets.c[name]
+        for name in ("create_time", "update_time", "priority", "number", "status", "id")
+    },
+    "sla_due_time": tickets.c.sla_due_order,
 }
 
 
@@ -133,6 +163,14 @@ FILTER_BINDINGS = {
         ColumnBinding(tickets.c.organization_id), _without(ORGANIZATIONS)
     ),
     "tags": _TAGS.binding(tickets.c.id, str.lower),
+    "assignee": NormalisedValue(ColumnBinding(tickets.c.assignee_id), _without(AGENTS)),
+    "group": NormalisedValue(ColumnBinding(tickets.c.group_id), _without(GROUPS)),
+    "sla_policy": NormalisedValue(ColumnBinding(tickets.c.sla_policy_id), _without(SLA_POLICIES)),
+    **{
+        name: ColumnBinding(tickets.c[name])
+        for name in ("sla_due_time", "first_response_time", "solve_time")
+    },
+    "links": JsonArrayBinding(tickets.c.links),
 }
 
 # The requester's name comes along from the customer read model.
@@ -184,7 +222,7 @@ class TicketRepository:
         """Up to size + 1 tickets, each with the key values a page token carries."""
         query = _WITH_REQUESTER.where(filter_clause(expr, FILTER_BINDINGS))
         rows = (await self._session.execute(paged(query, keys, SORT_COLUMNS, after, size))).all()
-        return [(_to_ticket(row), [getattr(row, k.field) for k in keys]) for row in rows]
+        return [(_to_ticket(row), [_sort_value(row, k.field) for k in keys]) for row in rows]
 
 
 class CommentRepository:
@@ -207,8 +245,13 @@ class CommentRepository:
         return [(_to_comment(row), [row.create_time, row.id]) for row in rows]
 
 
+def _sort_value(row: Row[Any], field: str) -> Any:
+    return row.sla_due_order if field == "sla_due_time" else getattr(row, field)
+
+
 def _to_row(ticket: Ticket) -> dict[str, Any]:
     details = ticket.details
+    due = ticket.sla_due_time
     return {
         "id": ticket.id,
         "number": ticket.number,
@@ -229,7 +272,40 @@ def _to_row(ticket: Ticket) -> dict[str, Any]:
         "create_time": ticket.create_time,
         "update_time": ticket.update_time,
         "version": ticket.version,
+        "assignee_id": details.assignee.removeprefix(AGENTS),
+        "group_id": details.group.removeprefix(GROUPS),
+        "links": list(details.links),
+        "sla_policy_id": ticket.sla_policy.removeprefix(SLA_POLICIES),
+        "sla_targets": targets_to_json(ticket.sla_targets),
+        "sla_due_time": due,
+        "sla_due_order": due or NO_DUE_TIME,
+        "sla_check_time": ticket.sla_check_time,
+        "merged_into_id": ticket.merged_into.removeprefix(TICKETS),
+        "satisfaction": _satisfaction_json(ticket.satisfaction),
+        "satisfaction_score": int(ticket.satisfaction.score) if ticket.satisfaction else None,
     }
+
+
+def _satisfaction_json(rating: SatisfactionRating | None) -> dict[str, Any] | None:
+    if rating is None:
+        return None
+    return {
+        **asdict(rating),
+        "score": int(rating.score),
+        "create_time": rating.create_time.isoformat(),
+    }
+
+
+def _satisfaction(value: dict[str, Any] | None) -> SatisfactionRating | None:
+    if value is None:
+        return None
+    return SatisfactionRating(
+        **{
+            **value,
+            "score": SatisfactionScore(value["score"]),
+            "create_time": datetime.fromisoformat(value["create_time"]),
+        }
+    )
 
 
 def _prefixed(prefix: str, resource_id: str) -> str:
@@ -251,6 +327,9 @@ def _to_ticket(row: Row[Any]) -> Ticket:
             tags=tuple(row.tags),
             custom_fields=dict(row.custom_fields),
             followers=tuple(row.followers),
+            assignee=_prefixed(AGENTS, row.assignee_id),
+            group=_prefixed(GROUPS, row.group_id),
+            links=tuple(row.links),
         ),
         status=TicketStatus(row.status),
         channel=Channel(row.channel),
@@ -259,6 +338,11 @@ def _to_ticket(row: Row[Any]) -> Ticket:
         first_response_time=row.first_response_time,
         solve_time=row.solve_time,
         version=row.version,
+        sla_policy=_prefixed(SLA_POLICIES, row.sla_policy_id),
+        sla_targets=targets_from_json(row.sla_targets),
+        sla_check_time=row.sla_check_time,
+        merged_into=_prefixed(TICKETS, row.merged_into_id),
+        satisfaction=_satisfaction(row.satisfaction),
         requester_display_name=row.requester_display_name or "",
     )
 

@@ -26,7 +26,7 @@ from crm.support.v1 import comment_pb2 as crm_dot_support_dot_v1_dot_comment__pb
 from crm.support.v1 import ticket_pb2 as crm_dot_support_dot_v1_dot_ticket__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1b\x63rm/support/v1/events.proto\x12\x0e\x63rm.support.v1\x1a\x1c\x63rm/support/v1/comment.proto\x1a\x1b\x63rm/support/v1/ticket.proto\"7\n\rTicketCreated\x12&\n\x06ticket\x18\x01 \x01(\x0b\x32\x16.crm.support.v1.Ticket\"6\n\x0cTicketSolved\x12&\n\x06ticket\x18\x01 \x01(\x0b\x32\x16.crm.support.v1.Ticket\"O\n\rTicketUpdated\x12&\n\x06ticket\x18\x01 \x01(\x0b\x32\x16.crm.support.v1.Ticket\x12\x16\n\x0e\x63hanged_fields\x18\x02 \x03(\t\"t\n\x13TicketStatusChanged\x12&\n\x06ticket\x18\x01 \x01(\x0b\x32\x16.crm.support.v1.Ticket\x12\x35\n\x0fprevious_status\x18\x02 \x01(\x0e\x32\x1c.crm.support.v1.TicketStatus\"N\n\x12TicketCommentAdded\x12\x0e\n\x06ticket\x18\x01 \x01(\t\x12(\n\x07\x63omment\x18\x02 \x01(\x0b\x32\x17.crm.support.v1.Commentb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1b\x63rm/support/v1/events.proto\x12\x0e\x63rm.support.v1\x1a\x1c\x63rm/support/v1/comment.proto\x1a\x1b\x63rm/support/v1/ticket.proto\"7\n\rTicketCreated\x12&\n\x06ticket\x18\x01 \x01(\x0b\x32\x16.crm.support.v1.Ticket\"6\n\x0cTicketSolved\x12&\n\x06ticket\x18\x01 \x01(\x0b\x32\x16.crm.support.v1.Ticket\"O\n\rTicketUpdated\x12&\n\x06ticket\x18\x01 \x01(\x0b\x32\x16.crm.support.v1.Ticket\x12\x16\n\x0e\x63hanged_fields\x18\x02 \x03(\t\"t\n\x13TicketStatusChanged\x12&\n\x06ticket\x18\x01 \x01(\x0b\x32\x16.crm.support.v1.Ticket\x12\x35\n\x0fprevious_status\x18\x02 \x01(\x0e\x32\x1c.crm.support.v1.TicketStatus\"N\n\x12TicketCommentAdded\x12\x0e\n\x06ticket\x18\x01 \x01(\t\x12(\n\x07\x63omment\x18\x02 \x01(\x0b\x32\x17.crm.support.v1.Comment\"k\n\x0eTicketAssigned\x12&\n\x06ticket\x18\x01 \x01(\x0b\x32\x16.crm.support.v1.Ticket\x12\x19\n\x11previous_assignee\x18\x02 \x01(\t\x12\x16\n\x0eprevious_group\x18\x03 \x01(\t\"e\n\x10TicketSlaWarning\x12&\n\x06ticket\x18\x01 \x01(\x0b\x32\x16.crm.support.v1.Ticket\x12)\n\x06target\x18\x02 \x01(\x0b\x32\x19.crm.support.v1.SlaTarget\"f\n\x11TicketSlaBreached\x12&\n\x06ticket\x18\x01 \x01(\x0b\x32\x16.crm.support.v1.Ticket\x12)\n\x06target\x18\x02 \x01(\x0b\x32\x19.crm.support.v1.SlaTarget\"^\n\x0cTicketMerged\x12&\n\x06source\x18\x01 \x01(\x0b\x32\x16.crm.support.v1.Ticket\x12&\n\x06target\x18\x02 \x01(\x0b\x32\x16.crm.support.v1.Ticketb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -43,4 +43,12 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_TICKETSTATUSCHANGED']._serialized_end=416
   _globals['_TICKETCOMMENTADDED']._serialized_start=418
   _globals['_TICKETCOMMENTADDED']._serialized_end=496
+  _globals['_TICKETASSIGNED']._serialized_start=498
+  _globals['_TICKETASSIGNED']._serialized_end=605
+  _globals['_TICKETSLAWARNING']._serialized_start=607
+  _globals['_TICKETSLAWARNING']._serialized_end=708
+  _globals['_TICKETSLABREACHED']._serialized_start=710
+  _globals['_TICKETSLABREACHED']._serialized_end=812
+  _globals['_TICKETMERGED']._serialized_start=814
+  _globals['_TICKETMERGED']._serialized_end=908
 # @@protoc_insertion_point(module_scope)

@@ -153,3 +153,125 @@ class TicketCommentAdded(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___TicketCommentAdded: _TypeAlias = TicketCommentAdded  # noqa: Y015
+
+@_typing.final
+class TicketAssigned(_message.Message):
+    """Payload of `ticket.assigned`."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TICKET_FIELD_NUMBER: _builtins.int
+    PREVIOUS_ASSIGNEE_FIELD_NUMBER: _builtins.int
+    PREVIOUS_GROUP_FIELD_NUMBER: _builtins.int
+    previous_assignee: _builtins.str
+    """The assignee before, `agents/{agent}`; empty when it was unassigned."""
+    previous_group: _builtins.str
+    """The group before, `groups/{group}`."""
+    @_builtins.property
+    def ticket(self) -> _ticket_pb2.Ticket:
+        """The ticket after the assignment."""
+
+    def __init__(
+        self,
+        *,
+        ticket: _ticket_pb2.Ticket | None = ...,
+        previous_assignee: _builtins.str = ...,
+        previous_group: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["ticket", b"ticket"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["previous_assignee", b"previous_assignee", "previous_group", b"previous_group", "ticket", b"ticket"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TicketAssigned: _TypeAlias = TicketAssigned  # noqa: Y015
+
+@_typing.final
+class TicketSlaWarning(_message.Message):
+    """Payload of `ticket.sla_warning`: a target falls due soon."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TICKET_FIELD_NUMBER: _builtins.int
+    TARGET_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def ticket(self) -> _ticket_pb2.Ticket:
+        """The ticket."""
+
+    @_builtins.property
+    def target(self) -> _ticket_pb2.SlaTarget:
+        """The target concerned."""
+
+    def __init__(
+        self,
+        *,
+        ticket: _ticket_pb2.Ticket | None = ...,
+        target: _ticket_pb2.SlaTarget | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["target", b"target", "ticket", b"ticket"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["target", b"target", "ticket", b"ticket"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TicketSlaWarning: _TypeAlias = TicketSlaWarning  # noqa: Y015
+
+@_typing.final
+class TicketSlaBreached(_message.Message):
+    """Payload of `ticket.sla_breached`: a target's due time passed unmet."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TICKET_FIELD_NUMBER: _builtins.int
+    TARGET_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def ticket(self) -> _ticket_pb2.Ticket:
+        """The ticket, after any escalation."""
+
+    @_builtins.property
+    def target(self) -> _ticket_pb2.SlaTarget:
+        """The target concerned."""
+
+    def __init__(
+        self,
+        *,
+        ticket: _ticket_pb2.Ticket | None = ...,
+        target: _ticket_pb2.SlaTarget | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["target", b"target", "ticket", b"ticket"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["target", b"target", "ticket", b"ticket"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TicketSlaBreached: _TypeAlias = TicketSlaBreached  # noqa: Y015
+
+@_typing.final
+class TicketMerged(_message.Message):
+    """Payload of `ticket.merged`."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SOURCE_FIELD_NUMBER: _builtins.int
+    TARGET_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def source(self) -> _ticket_pb2.Ticket:
+        """The ticket merged away, now closed."""
+
+    @_builtins.property
+    def target(self) -> _ticket_pb2.Ticket:
+        """The ticket it was merged into."""
+
+    def __init__(
+        self,
+        *,
+        source: _ticket_pb2.Ticket | None = ...,
+        target: _ticket_pb2.Ticket | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["source", b"source", "target", b"target"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["source", b"source", "target", b"target"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TicketMerged: _TypeAlias = TicketMerged  # noqa: Y015

@@ -24,10 +24,11 @@ _sym_db = _symbol_database.Default()
 
 from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.api import resource_pb2 as google_dot_api_dot_resource__pb2
+from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1b\x63rm/support/v1/ticket.proto\x12\x0e\x63rm.support.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xce\x06\n\x06Ticket\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12\x14\n\x06number\x18\x02 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x15\n\x07subject\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\x12\x11\n\trequester\x18\x04 \x01(\t\x12\x14\n\x0corganization\x18\x05 \x01(\t\x12,\n\x06status\x18\x06 \x01(\x0e\x32\x1c.crm.support.v1.TicketStatus\x12\x35\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0bupdate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x0c\n\x04\x65tag\x18\t \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\n \x01(\t\x12\x30\n\x08priority\x18\x0b \x01(\x0e\x32\x1e.crm.support.v1.TicketPriority\x12(\n\x04type\x18\x0c \x01(\x0e\x32\x1a.crm.support.v1.TicketType\x12\x34\n\x07\x63hannel\x18\r \x01(\x0e\x32\x1d.crm.support.v1.TicketChannelB\x04\xe2\x41\x01\x05\x12\x0c\n\x04tags\x18\x0e \x03(\t\x12?\n\rcustom_fields\x18\x0f \x03(\x0b\x32(.crm.support.v1.Ticket.CustomFieldsEntry\x12\x11\n\tfollowers\x18\x10 \x03(\t\x12\x17\n\x0frequester_email\x18\x11 \x01(\t\x12$\n\x16requester_display_name\x18\x12 \x01(\tB\x04\xe2\x41\x01\x03\x12=\n\x13\x66irst_response_time\x18\x13 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x34\n\nsolve_time\x18\x14 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x1a\x33\n\x11\x43ustomFieldsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01:>\xea\x41;\n\x16support.crm.dev/Ticket\x12\x10tickets/{ticket}*\x07tickets2\x06ticket*\x9c\x01\n\x0eTicketPriority\x12\x1f\n\x1bTICKET_PRIORITY_UNSPECIFIED\x10\x00\x12\x17\n\x13TICKET_PRIORITY_LOW\x10\x01\x12\x1a\n\x16TICKET_PRIORITY_NORMAL\x10\x02\x12\x18\n\x14TICKET_PRIORITY_HIGH\x10\x03\x12\x1a\n\x16TICKET_PRIORITY_URGENT\x10\x04*\x8c\x01\n\nTicketType\x12\x1b\n\x17TICKET_TYPE_UNSPECIFIED\x10\x00\x12\x18\n\x14TICKET_TYPE_QUESTION\x10\x01\x12\x18\n\x14TICKET_TYPE_INCIDENT\x10\x02\x12\x17\n\x13TICKET_TYPE_PROBLEM\x10\x03\x12\x14\n\x10TICKET_TYPE_TASK\x10\x04*\x93\x01\n\rTicketChannel\x12\x1e\n\x1aTICKET_CHANNEL_UNSPECIFIED\x10\x00\x12\x18\n\x14TICKET_CHANNEL_EMAIL\x10\x01\x12\x16\n\x12TICKET_CHANNEL_WEB\x10\x02\x12\x16\n\x12TICKET_CHANNEL_API\x10\x03\x12\x18\n\x14TICKET_CHANNEL_PHONE\x10\x04*\xc6\x01\n\x0cTicketStatus\x12\x1d\n\x19TICKET_STATUS_UNSPECIFIED\x10\x00\x12\x15\n\x11TICKET_STATUS_NEW\x10\x01\x12\x16\n\x12TICKET_STATUS_OPEN\x10\x02\x12\x19\n\x15TICKET_STATUS_PENDING\x10\x03\x12\x19\n\x15TICKET_STATUS_ON_HOLD\x10\x04\x12\x18\n\x14TICKET_STATUS_SOLVED\x10\x05\x12\x18\n\x14TICKET_STATUS_CLOSED\x10\x06\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1b\x63rm/support/v1/ticket.proto\x12\x0e\x63rm.support.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe8\x08\n\x06Ticket\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12\x14\n\x06number\x18\x02 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x15\n\x07subject\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\x12\x11\n\trequester\x18\x04 \x01(\t\x12\x14\n\x0corganization\x18\x05 \x01(\t\x12,\n\x06status\x18\x06 \x01(\x0e\x32\x1c.crm.support.v1.TicketStatus\x12\x35\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0bupdate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x0c\n\x04\x65tag\x18\t \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\n \x01(\t\x12\x30\n\x08priority\x18\x0b \x01(\x0e\x32\x1e.crm.support.v1.TicketPriority\x12(\n\x04type\x18\x0c \x01(\x0e\x32\x1a.crm.support.v1.TicketType\x12\x34\n\x07\x63hannel\x18\r \x01(\x0e\x32\x1d.crm.support.v1.TicketChannelB\x04\xe2\x41\x01\x05\x12\x0c\n\x04tags\x18\x0e \x03(\t\x12?\n\rcustom_fields\x18\x0f \x03(\x0b\x32(.crm.support.v1.Ticket.CustomFieldsEntry\x12\x11\n\tfollowers\x18\x10 \x03(\t\x12\x17\n\x0frequester_email\x18\x11 \x01(\t\x12$\n\x16requester_display_name\x18\x12 \x01(\tB\x04\xe2\x41\x01\x03\x12=\n\x13\x66irst_response_time\x18\x13 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x34\n\nsolve_time\x18\x14 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x10\n\x08\x61ssignee\x18\x15 \x01(\t\x12\r\n\x05group\x18\x16 \x01(\t\x12\x18\n\nsla_policy\x18\x17 \x01(\tB\x04\xe2\x41\x01\x03\x12\x34\n\x0bsla_targets\x18\x18 \x03(\x0b\x32\x19.crm.support.v1.SlaTargetB\x04\xe2\x41\x01\x03\x12\x36\n\x0csla_due_time\x18\x19 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x19\n\x0bmerged_into\x18\x1a \x01(\tB\x04\xe2\x41\x01\x03\x12\x45\n\x13satisfaction_rating\x18\x1b \x01(\x0b\x32\".crm.support.v1.SatisfactionRatingB\x04\xe2\x41\x01\x03\x12\r\n\x05links\x18\x1c \x03(\t\x1a\x33\n\x11\x43ustomFieldsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01:>\xea\x41;\n\x16support.crm.dev/Ticket\x12\x10tickets/{ticket}*\x07tickets2\x06ticket\"\x91\x02\n\tSlaTarget\x12)\n\x06metric\x18\x01 \x01(\x0e\x32\x19.crm.support.v1.SlaMetric\x12)\n\x06target\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12,\n\x08\x64ue_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0c\x66ulfill_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x62reached\x18\x05 \x01(\x08\x12\x0e\n\x06paused\x18\x06 \x01(\x08\x12,\n\tremaining\x18\x07 \x01(\x0b\x32\x19.google.protobuf.Duration\"\xc1\x01\n\x12SatisfactionRating\x12\x36\n\x05score\x18\x01 \x01(\x0e\x32!.crm.support.v1.SatisfactionScoreB\x04\xe2\x41\x01\x02\x12\x0f\n\x07\x63omment\x18\x02 \x01(\t\x12\x16\n\x08\x61ssignee\x18\x03 \x01(\tB\x04\xe2\x41\x01\x03\x12\x13\n\x05group\x18\x04 \x01(\tB\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03*\x7f\n\tSlaMetric\x12\x1a\n\x16SLA_METRIC_UNSPECIFIED\x10\x00\x12\x1d\n\x19SLA_METRIC_FIRST_RESPONSE\x10\x01\x12\x1c\n\x18SLA_METRIC_NEXT_RESPONSE\x10\x02\x12\x19\n\x15SLA_METRIC_RESOLUTION\x10\x03*p\n\x11SatisfactionScore\x12\"\n\x1eSATISFACTION_SCORE_UNSPECIFIED\x10\x00\x12\x1b\n\x17SATISFACTION_SCORE_GOOD\x10\x01\x12\x1a\n\x16SATISFACTION_SCORE_BAD\x10\x02*\x9c\x01\n\x0eTicketPriority\x12\x1f\n\x1bTICKET_PRIORITY_UNSPECIFIED\x10\x00\x12\x17\n\x13TICKET_PRIORITY_LOW\x10\x01\x12\x1a\n\x16TICKET_PRIORITY_NORMAL\x10\x02\x12\x18\n\x14TICKET_PRIORITY_HIGH\x10\x03\x12\x1a\n\x16TICKET_PRIORITY_URGENT\x10\x04*\x8c\x01\n\nTicketType\x12\x1b\n\x17TICKET_TYPE_UNSPECIFIED\x10\x00\x12\x18\n\x14TICKET_TYPE_QUESTION\x10\x01\x12\x18\n\x14TICKET_TYPE_INCIDENT\x10\x02\x12\x17\n\x13TICKET_TYPE_PROBLEM\x10\x03\x12\x14\n\x10TICKET_TYPE_TASK\x10\x04*\x93\x01\n\rTicketChannel\x12\x1e\n\x1aTICKET_CHANNEL_UNSPECIFIED\x10\x00\x12\x18\n\x14TICKET_CHANNEL_EMAIL\x10\x01\x12\x16\n\x12TICKET_CHANNEL_WEB\x10\x02\x12\x16\n\x12TICKET_CHANNEL_API\x10\x03\x12\x18\n\x14TICKET_CHANNEL_PHONE\x10\x04*\xc6\x01\n\x0cTicketStatus\x12\x1d\n\x19TICKET_STATUS_UNSPECIFIED\x10\x00\x12\x15\n\x11TICKET_STATUS_NEW\x10\x01\x12\x16\n\x12TICKET_STATUS_OPEN\x10\x02\x12\x19\n\x15TICKET_STATUS_PENDING\x10\x03\x12\x19\n\x15TICKET_STATUS_ON_HOLD\x10\x04\x12\x18\n\x14TICKET_STATUS_SOLVED\x10\x05\x12\x18\n\x14TICKET_STATUS_CLOSED\x10\x06\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -54,18 +55,44 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_TICKET'].fields_by_name['first_response_time']._serialized_options = b'\342A\001\003'
   _globals['_TICKET'].fields_by_name['solve_time']._loaded_options = None
   _globals['_TICKET'].fields_by_name['solve_time']._serialized_options = b'\342A\001\003'
+  _globals['_TICKET'].fields_by_name['sla_policy']._loaded_options = None
+  _globals['_TICKET'].fields_by_name['sla_policy']._serialized_options = b'\342A\001\003'
+  _globals['_TICKET'].fields_by_name['sla_targets']._loaded_options = None
+  _globals['_TICKET'].fields_by_name['sla_targets']._serialized_options = b'\342A\001\003'
+  _globals['_TICKET'].fields_by_name['sla_due_time']._loaded_options = None
+  _globals['_TICKET'].fields_by_name['sla_due_time']._serialized_options = b'\342A\001\003'
+  _globals['_TICKET'].fields_by_name['merged_into']._loaded_options = None
+  _globals['_TICKET'].fields_by_name['merged_into']._serialized_options = b'\342A\001\003'
+  _globals['_TICKET'].fields_by_name['satisfaction_rating']._loaded_options = None
+  _globals['_TICKET'].fields_by_name['satisfaction_rating']._serialized_options = b'\342A\001\003'
   _globals['_TICKET']._loaded_options = None
   _globals['_TICKET']._serialized_options = b'\352A;\n\026support.crm.dev/Ticket\022\020tickets/{ticket}*\007tickets2\006ticket'
-  _globals['_TICKETPRIORITY']._serialized_start=990
-  _globals['_TICKETPRIORITY']._serialized_end=1146
-  _globals['_TICKETTYPE']._serialized_start=1149
-  _globals['_TICKETTYPE']._serialized_end=1289
-  _globals['_TICKETCHANNEL']._serialized_start=1292
-  _globals['_TICKETCHANNEL']._serialized_end=1439
-  _globals['_TICKETSTATUS']._serialized_start=1442
-  _globals['_TICKETSTATUS']._serialized_end=1640
-  _globals['_TICKET']._serialized_start=141
-  _globals['_TICKET']._serialized_end=987
-  _globals['_TICKET_CUSTOMFIELDSENTRY']._serialized_start=872
-  _globals['_TICKET_CUSTOMFIELDSENTRY']._serialized_end=923
+  _globals['_SATISFACTIONRATING'].fields_by_name['score']._loaded_options = None
+  _globals['_SATISFACTIONRATING'].fields_by_name['score']._serialized_options = b'\342A\001\002'
+  _globals['_SATISFACTIONRATING'].fields_by_name['assignee']._loaded_options = None
+  _globals['_SATISFACTIONRATING'].fields_by_name['assignee']._serialized_options = b'\342A\001\003'
+  _globals['_SATISFACTIONRATING'].fields_by_name['group']._loaded_options = None
+  _globals['_SATISFACTIONRATING'].fields_by_name['group']._serialized_options = b'\342A\001\003'
+  _globals['_SATISFACTIONRATING'].fields_by_name['create_time']._loaded_options = None
+  _globals['_SATISFACTIONRATING'].fields_by_name['create_time']._serialized_options = b'\342A\001\003'
+  _globals['_SLAMETRIC']._serialized_start=1775
+  _globals['_SLAMETRIC']._serialized_end=1902
+  _globals['_SATISFACTIONSCORE']._serialized_start=1904
+  _globals['_SATISFACTIONSCORE']._serialized_end=2016
+  _globals['_TICKETPRIORITY']._serialized_start=2019
+  _globals['_TICKETPRIORITY']._serialized_end=2175
+  _globals['_TICKETTYPE']._serialized_start=2178
+  _globals['_TICKETTYPE']._serialized_end=2318
+  _globals['_TICKETCHANNEL']._serialized_start=2321
+  _globals['_TICKETCHANNEL']._serialized_end=2468
+  _globals['_TICKETSTATUS']._serialized_start=2471
+  _globals['_TICKETSTATUS']._serialized_end=2669
+  _globals['_TICKET']._serialized_start=173
+  _globals['_TICKET']._serialized_end=1301
+  _globals['_TICKET_CUSTOMFIELDSENTRY']._serialized_start=1186
+  _globals['_TICKET_CUSTOMFIELDSENTRY']._serialized_end=1237
+  _globals['_SLATARGET']._serialized_start=1304
+  _globals['_SLATARGET']._serialized_end=1577
+  _globals['_SATISFACTIONRATING']._serialized_start=1580
+  _globals['_SATISFACTIONRATING']._serialized_end=1773
 # @@protoc_insertion_point(module_scope)

@@ -5,6 +5,7 @@ isort:skip_file
 
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
+from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
@@ -19,6 +20,58 @@ else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class _SlaMetric:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _SlaMetricEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_SlaMetric.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    SLA_METRIC_UNSPECIFIED: _SlaMetric.ValueType  # 0
+    """Not specified."""
+    SLA_METRIC_FIRST_RESPONSE: _SlaMetric.ValueType  # 1
+    """Time to the first public agent reply."""
+    SLA_METRIC_NEXT_RESPONSE: _SlaMetric.ValueType  # 2
+    """Time from a requester's message to the next public agent reply."""
+    SLA_METRIC_RESOLUTION: _SlaMetric.ValueType  # 3
+    """Time to solving the ticket."""
+
+class SlaMetric(_SlaMetric, metaclass=_SlaMetricEnumTypeWrapper):
+    """What an SLA target measures."""
+
+SLA_METRIC_UNSPECIFIED: SlaMetric.ValueType  # 0
+"""Not specified."""
+SLA_METRIC_FIRST_RESPONSE: SlaMetric.ValueType  # 1
+"""Time to the first public agent reply."""
+SLA_METRIC_NEXT_RESPONSE: SlaMetric.ValueType  # 2
+"""Time from a requester's message to the next public agent reply."""
+SLA_METRIC_RESOLUTION: SlaMetric.ValueType  # 3
+"""Time to solving the ticket."""
+Global___SlaMetric: _TypeAlias = SlaMetric  # noqa: Y015
+
+class _SatisfactionScore:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _SatisfactionScoreEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_SatisfactionScore.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    SATISFACTION_SCORE_UNSPECIFIED: _SatisfactionScore.ValueType  # 0
+    """Not specified."""
+    SATISFACTION_SCORE_GOOD: _SatisfactionScore.ValueType  # 1
+    """The requester was satisfied."""
+    SATISFACTION_SCORE_BAD: _SatisfactionScore.ValueType  # 2
+    """The requester was not."""
+
+class SatisfactionScore(_SatisfactionScore, metaclass=_SatisfactionScoreEnumTypeWrapper):
+    """A satisfaction score."""
+
+SATISFACTION_SCORE_UNSPECIFIED: SatisfactionScore.ValueType  # 0
+"""Not specified."""
+SATISFACTION_SCORE_GOOD: SatisfactionScore.ValueType  # 1
+"""The requester was satisfied."""
+SATISFACTION_SCORE_BAD: SatisfactionScore.ValueType  # 2
+"""The requester was not."""
+Global___SatisfactionScore: _TypeAlias = SatisfactionScore  # noqa: Y015
 
 class _TicketPriority:
     ValueType = _typing.NewType("ValueType", _builtins.int)
@@ -202,6 +255,14 @@ class Ticket(_message.Message):
     REQUESTER_DISPLAY_NAME_FIELD_NUMBER: _builtins.int
     FIRST_RESPONSE_TIME_FIELD_NUMBER: _builtins.int
     SOLVE_TIME_FIELD_NUMBER: _builtins.int
+    ASSIGNEE_FIELD_NUMBER: _builtins.int
+    GROUP_FIELD_NUMBER: _builtins.int
+    SLA_POLICY_FIELD_NUMBER: _builtins.int
+    SLA_TARGETS_FIELD_NUMBER: _builtins.int
+    SLA_DUE_TIME_FIELD_NUMBER: _builtins.int
+    MERGED_INTO_FIELD_NUMBER: _builtins.int
+    SATISFACTION_RATING_FIELD_NUMBER: _builtins.int
+    LINKS_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """Resource name, `tickets/{ticket}`."""
     number: _builtins.int
@@ -230,6 +291,14 @@ class Ticket(_message.Message):
     """
     requester_display_name: _builtins.str
     """The requester's name, from the helpdesk's copy of the customer."""
+    assignee: _builtins.str
+    """The agent working the ticket, `agents/{agent}`; empty when unassigned."""
+    group: _builtins.str
+    """The group responsible for the ticket, `groups/{group}`."""
+    sla_policy: _builtins.str
+    """The SLA policy that applies, `slaPolicies/{sla_policy}`; empty when none matches."""
+    merged_into: _builtins.str
+    """Set when this ticket was merged into another, `tickets/{ticket}`; it is then closed."""
     @_builtins.property
     def create_time(self) -> _timestamp_pb2.Timestamp:
         """When the ticket was created."""
@@ -258,6 +327,26 @@ class Ticket(_message.Message):
     def solve_time(self) -> _timestamp_pb2.Timestamp:
         """When the ticket was last solved."""
 
+    @_builtins.property
+    def sla_targets(self) -> _containers.RepeatedCompositeFieldContainer[Global___SlaTarget]:
+        """The policy's targets as they stand for this ticket."""
+
+    @_builtins.property
+    def sla_due_time(self) -> _timestamp_pb2.Timestamp:
+        """The nearest due time among the running (unfulfilled, unpaused) targets;
+        what the agent queue is ordered by. Unset when no target is running.
+        """
+
+    @_builtins.property
+    def satisfaction_rating(self) -> Global___SatisfactionRating:
+        """The requester's satisfaction rating, once given."""
+
+    @_builtins.property
+    def links(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Work elsewhere this ticket relates to: project tasks
+        (`projects/{project}/tasks/{task}`) and opportunities (`opportunities/{opportunity}`).
+        """
+
     def __init__(
         self,
         *,
@@ -281,11 +370,113 @@ class Ticket(_message.Message):
         requester_display_name: _builtins.str = ...,
         first_response_time: _timestamp_pb2.Timestamp | None = ...,
         solve_time: _timestamp_pb2.Timestamp | None = ...,
+        assignee: _builtins.str = ...,
+        group: _builtins.str = ...,
+        sla_policy: _builtins.str = ...,
+        sla_targets: _abc.Iterable[Global___SlaTarget] | None = ...,
+        sla_due_time: _timestamp_pb2.Timestamp | None = ...,
+        merged_into: _builtins.str = ...,
+        satisfaction_rating: Global___SatisfactionRating | None = ...,
+        links: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "first_response_time", b"first_response_time", "solve_time", b"solve_time", "update_time", b"update_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "first_response_time", b"first_response_time", "satisfaction_rating", b"satisfaction_rating", "sla_due_time", b"sla_due_time", "solve_time", b"solve_time", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["channel", b"channel", "create_time", b"create_time", "custom_fields", b"custom_fields", "description", b"description", "etag", b"etag", "first_response_time", b"first_response_time", "followers", b"followers", "name", b"name", "number", b"number", "organization", b"organization", "priority", b"priority", "requester", b"requester", "requester_display_name", b"requester_display_name", "requester_email", b"requester_email", "solve_time", b"solve_time", "status", b"status", "subject", b"subject", "tags", b"tags", "type", b"type", "update_time", b"update_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["assignee", b"assignee", "channel", b"channel", "create_time", b"create_time", "custom_fields", b"custom_fields", "description", b"description", "etag", b"etag", "first_response_time", b"first_response_time", "followers", b"followers", "group", b"group", "links", b"links", "merged_into", b"merged_into", "name", b"name", "number", b"number", "organization", b"organization", "priority", b"priority", "requester", b"requester", "requester_display_name", b"requester_display_name", "requester_email", b"requester_email", "satisfaction_rating", b"satisfaction_rating", "sla_due_time", b"sla_due_time", "sla_policy", b"sla_policy", "sla_targets", b"sla_targets", "solve_time", b"solve_time", "status", b"status", "subject", b"subject", "tags", b"tags", "type", b"type", "update_time", b"update_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Ticket: _TypeAlias = Ticket  # noqa: Y015
+
+@_typing.final
+class SlaTarget(_message.Message):
+    """One SLA target of a ticket: a time by which something must happen."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    METRIC_FIELD_NUMBER: _builtins.int
+    TARGET_FIELD_NUMBER: _builtins.int
+    DUE_TIME_FIELD_NUMBER: _builtins.int
+    FULFILL_TIME_FIELD_NUMBER: _builtins.int
+    BREACHED_FIELD_NUMBER: _builtins.int
+    PAUSED_FIELD_NUMBER: _builtins.int
+    REMAINING_FIELD_NUMBER: _builtins.int
+    metric: Global___SlaMetric.ValueType
+    """What must happen."""
+    breached: _builtins.bool
+    """True once the due time passed before the target was met."""
+    paused: _builtins.bool
+    """True while the clock stands still (pending or on hold)."""
+    @_builtins.property
+    def target(self) -> _duration_pb2.Duration:
+        """The target, in business time on the policy's calendar."""
+
+    @_builtins.property
+    def due_time(self) -> _timestamp_pb2.Timestamp:
+        """When it falls due; unset while the clock is paused."""
+
+    @_builtins.property
+    def fulfill_time(self) -> _timestamp_pb2.Timestamp:
+        """When it was met; unset while running."""
+
+    @_builtins.property
+    def remaining(self) -> _duration_pb2.Duration:
+        """Business time left when the clock was paused."""
+
+    def __init__(
+        self,
+        *,
+        metric: Global___SlaMetric.ValueType = ...,
+        target: _duration_pb2.Duration | None = ...,
+        due_time: _timestamp_pb2.Timestamp | None = ...,
+        fulfill_time: _timestamp_pb2.Timestamp | None = ...,
+        breached: _builtins.bool = ...,
+        paused: _builtins.bool = ...,
+        remaining: _duration_pb2.Duration | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["due_time", b"due_time", "fulfill_time", b"fulfill_time", "remaining", b"remaining", "target", b"target"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["breached", b"breached", "due_time", b"due_time", "fulfill_time", b"fulfill_time", "metric", b"metric", "paused", b"paused", "remaining", b"remaining", "target", b"target"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SlaTarget: _TypeAlias = SlaTarget  # noqa: Y015
+
+@_typing.final
+class SatisfactionRating(_message.Message):
+    """How the requester rated the help they got."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SCORE_FIELD_NUMBER: _builtins.int
+    COMMENT_FIELD_NUMBER: _builtins.int
+    ASSIGNEE_FIELD_NUMBER: _builtins.int
+    GROUP_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    score: Global___SatisfactionScore.ValueType
+    """Good or bad."""
+    comment: _builtins.str
+    """What the requester said, up to 10,000 characters."""
+    assignee: _builtins.str
+    """The agent assigned when the rating was given, `agents/{agent}`."""
+    group: _builtins.str
+    """The group assigned when the rating was given, `groups/{group}`."""
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp:
+        """When it was given."""
+
+    def __init__(
+        self,
+        *,
+        score: Global___SatisfactionScore.ValueType = ...,
+        comment: _builtins.str = ...,
+        assignee: _builtins.str = ...,
+        group: _builtins.str = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["assignee", b"assignee", "comment", b"comment", "create_time", b"create_time", "group", b"group", "score", b"score"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SatisfactionRating: _TypeAlias = SatisfactionRating  # noqa: Y015
