@@ -1,18 +1,19 @@
-"""Property: random requests to any support RPC never crash the service."""
+"""Property: random requests to any RPC of any support gRPC service never crash it."""
 
 import grpc
 import pytest
 from google.protobuf.descriptor import MethodDescriptor
 from hypothesis import HealthCheck, given, settings
 
-from crm.support.v1 import support_service_pb2
+from crm_support.main import SERVICES
 from tests.integration.harness import Suite
 from tests.support.fuzzing import FORBIDDEN, call, methods, requests, st_examples
 
-SERVICE = support_service_pb2.DESCRIPTOR.services_by_name["SupportService"]
+ALL_METHODS = [method for descriptor, _, _ in SERVICES for method in methods(descriptor)]
+SERVICE = SERVICES[0][0]
 
 
-@pytest.mark.parametrize("method", methods(SERVICE), ids=lambda m: m.name)
+@pytest.mark.parametrize("method", ALL_METHODS, ids=lambda m: m.full_name)
 def test_random_requests_never_crash(suite: Suite, method: MethodDescriptor) -> None:
     channel = suite.channel("support")
 
