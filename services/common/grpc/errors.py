@@ -12,6 +12,7 @@ import grpc
 from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
+from sqlalchemy.exc import DBAPIError
 
 from crm_common.errors import (
     Aborted,
@@ -52,7 +53,21 @@ def status_for(error: DomainError) -> grpc.Status:
     return rpc_status.to_status(status)
 
 
+# PostgreSQL's verdicts on transactions that raced another: a deadlock
+# victim and a serialization failure. Nothing was written; a retry succeeds.
+_RETRYABLE_SQLSTATES = {"40P01", "40001"}
+
+
+def _lost_a_race(error: Exception) -> bool:
+    return isinstance(error, DBAPIError) and (
+        getattr(error.orig, "sqlstate", None) in _RETRYABLE_SQLSTATES
+    )
+
+
 async def _abort_for(error: Exception, context: grpc.aio.ServicerContext, method: str) -> None:
+    if _lost_a_race(error):
+        log.warning("transaction lost a race", extra={"method": method, "error": repr(error)})
+        error = Aborted("the change raced a concurrent one and was not applied; retry")
     if isinstance(error, DomainError):
         status = status_for(error)
         await context.abort(status.code, status.details, status.trailing_metadata)
