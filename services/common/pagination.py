@@ -97,7 +97,11 @@ def _encode_value(value: Any) -> Any:
 
 def _decode_value(value: Any) -> Any:
     if isinstance(value, dict):
-        return datetime.fromisoformat(value["dt"])
+        moment = datetime.fromisoformat(value["dt"])
+        if moment.tzinfo is None:
+            # Tokens are issued with UTC times; a naive one was edited by hand.
+            raise ValueError("page token time without a time zone")
+        return moment
     return value
 
 

@@ -1,3 +1,5 @@
+import base64
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -60,3 +62,11 @@ def test_token_from_another_query_is_refused() -> None:
     with pytest.raises(InvalidArgument) as error:
         decode_page_token(token, query_digest(filter="b"))
     assert "different filter" in error.value.violations[0].description
+
+
+def test_token_with_a_naive_time_is_refused() -> None:
+    digest = query_digest(order_by=[("create_time", True)])
+    raw = json.dumps({"a": [{"dt": "2026-01-02T03:04:05"}], "q": digest}).encode()
+    token = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    with pytest.raises(InvalidArgument):
+        decode_page_token(token, digest)
