@@ -1,9 +1,11 @@
 """Which unexpected errors still deserve a precise status."""
 
 import pytest
+from google.rpc import error_details_pb2, status_pb2
 from sqlalchemy.exc import DBAPIError
 
-from crm_common.grpc.errors import _lost_a_race
+from crm_common.errors import InvalidArgument, Violations
+from crm_common.grpc.errors import _lost_a_race, status_for
 
 
 class _PgError(Exception):
@@ -22,3 +24,20 @@ def test_deadlocks_and_serialization_failures_are_races(sqlstate: str, retryable
 
 def test_other_errors_are_not_races() -> None:
     assert not _lost_a_race(RuntimeError("boom"))
+
+
+def test_a_flood_of_violations_is_cut_to_fit_a_trailer() -> None:
+    violations = Violations()
+    for index in range(1000):
+        violations.add(f"items[{index}].value", "is longer than 1000 characters")
+    with pytest.raises(InvalidArgument) as raised:
+        violations.raise_if_any()
+    status = status_for(raised.value)
+    assert len(status.details) <= 1024
+    (trailer,) = [value for _, value in status.trailing_metadata if isinstance(value, bytes)]
+    assert len(trailer) < 8192
+    bad_request = error_details_pb2.BadRequest()
+    status_proto = status_pb2.Status.FromString(trailer)
+    status_proto.details[0].Unpack(bad_request)
+    assert bad_request.field_violations[0].field == "items[0].value"
+    assert "more violations" in bad_request.field_violations[-1].description

@@ -35,18 +35,20 @@ _CODES: dict[type[DomainError], int] = {
 }
 
 
+# The details travel in a trailer, and gRPC refuses trailers beyond 8 KiB:
+# a request with hundreds of mistakes gets the first ones and a count.
+_DETAILS_BUDGET_BYTES = 4096
+_MESSAGE_MAX = 1024
+
+
 def status_for(error: DomainError) -> grpc.Status:
     code = next(c for kind, c in _CODES.items() if isinstance(error, kind))
-    status = status_pb2.Status(code=code, message=error.message)
+    message = error.message
+    if len(message) > _MESSAGE_MAX:
+        message = message[: _MESSAGE_MAX - 3] + "..."
+    status = status_pb2.Status(code=code, message=message)
     if isinstance(error, InvalidArgument):
-        bad_request = error_details_pb2.BadRequest(
-            field_violations=[
-                error_details_pb2.BadRequest.FieldViolation(
-                    field=v.field, description=v.description
-                )
-                for v in error.violations
-            ]
-        )
+        bad_request = _bad_request(error)
         detail = any_pb2.Any()
         detail.Pack(bad_request)
         status.details.append(detail)
@@ -62,6 +64,20 @@ def _lost_a_race(error: Exception) -> bool:
     return isinstance(error, DBAPIError) and (
         getattr(error.orig, "sqlstate", None) in _RETRYABLE_SQLSTATES
     )
+
+
+def _bad_request(error: InvalidArgument) -> error_details_pb2.BadRequest:
+    bad_request = error_details_pb2.BadRequest()
+    for index, violation in enumerate(error.violations):
+        bad_request.field_violations.add(field=violation.field, description=violation.description)
+        if bad_request.ByteSize() > _DETAILS_BUDGET_BYTES:
+            del bad_request.field_violations[-1]
+            left = len(error.violations) - index
+            bad_request.field_violations.add(
+                field=violation.field, description=f"... and {left} more violations"
+            )
+            break
+    return bad_request
 
 
 async def _abort_for(error: Exception, context: grpc.aio.ServicerContext, method: str) -> None:
