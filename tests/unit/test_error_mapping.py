@@ -41,3 +41,9 @@ def test_a_flood_of_violations_is_cut_to_fit_a_trailer() -> None:
     status_proto.details[0].Unpack(bad_request)
     assert bad_request.field_violations[0].field == "items[0].value"
     assert "more violations" in bad_request.field_violations[-1].description
+
+
+def test_a_huge_quoted_value_is_shortened() -> None:
+    status = status_for(InvalidArgument.single("name", f"{'x' * 100_000} is not a name"))
+    (trailer,) = [value for _, value in status.trailing_metadata if isinstance(value, bytes)]
+    assert len(trailer) < 2048 and len(status.details) <= 1024

@@ -43,10 +43,7 @@ _MESSAGE_MAX = 1024
 
 def status_for(error: DomainError) -> grpc.Status:
     code = next(c for kind, c in _CODES.items() if isinstance(error, kind))
-    message = error.message
-    if len(message) > _MESSAGE_MAX:
-        message = message[: _MESSAGE_MAX - 3] + "..."
-    status = status_pb2.Status(code=code, message=message)
+    status = status_pb2.Status(code=code, message=_shortened(error.message, _MESSAGE_MAX))
     if isinstance(error, InvalidArgument):
         bad_request = _bad_request(error)
         detail = any_pb2.Any()
@@ -66,10 +63,17 @@ def _lost_a_race(error: Exception) -> bool:
     )
 
 
+def _shortened(text: str, limit: int = 500) -> str:
+    """Descriptions may quote what the client sent, which can be huge."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _bad_request(error: InvalidArgument) -> error_details_pb2.BadRequest:
     bad_request = error_details_pb2.BadRequest()
     for index, violation in enumerate(error.violations):
-        bad_request.field_violations.add(field=violation.field, description=violation.description)
+        bad_request.field_violations.add(
+            field=violation.field, description=_shortened(violation.description)
+        )
         if bad_request.ByteSize() > _DETAILS_BUDGET_BYTES:
             del bad_request.field_violations[-1]
             left = len(error.violations) - index
