@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     ColumnElement,
     Dialect,
@@ -139,7 +140,12 @@ class ColumnBinding(FieldBinding):
         if node.value is None:
             null = self.column.is_(None)
             return null if node.op is Op.EQ else not_(null)
-        return _COMPARE[node.op](self.column, node.value)
+        value = node.value
+        if isinstance(value, int) and not isinstance(value, bool):
+            # As a 64-bit parameter, so a number beyond a 32-bit column's range
+            # compares (and matches nothing) instead of overflowing in PostgreSQL.
+            value = bindparam(None, value, type_=BigInteger())
+        return _COMPARE[node.op](self.column, value)
 
     def has(self, node: Has) -> ColumnElement[bool]:
         if node.value is not None:
