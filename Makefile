@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 BUF    := node_modules/.bin/buf
 
 .DEFAULT_GOAL := setup
-.PHONY: setup venv system node_modules run test lint protos bench
+.PHONY: setup venv system node_modules run test lint protos bench image image-test
 
 setup: venv system node_modules
 
@@ -57,3 +57,12 @@ protos: venv
 # QUICK=1 for a short run.
 bench: setup
 	$(PYTHON) -m bench $(if $(QUICK),--quick,)
+
+# The container image from the Dockerfile, built with buildah (no Docker
+# engine): IMAGE=... to tag it, BASE=official|debian|auto (tools/build-image.sh).
+image:
+	bash tools/build-image.sh
+
+# Builds the image and checks it: migrate, serve, health SERVING, clean SIGTERM.
+image-test: setup
+	$(VENV)/bin/pytest -m image tests/deploy/test_image.py
