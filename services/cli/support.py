@@ -2,7 +2,8 @@
 
 `crm support queue` lists the open tickets, most urgent first; `show N`
 prints ticket #N with its conversation; `reply N TEXT` and `note N TEXT` add
-a public reply or an internal note; `solve N` marks it solved.
+a public reply or an internal note; `solve N` marks it solved; `assign N
+AGENT` gives it to an agent, and `assign N --group G` lets the group pick one.
 
 All talk to the support service at $CRM_SUPPORT_TARGET (127.0.0.1:50054) as
 the agent given by --agent or $CRM_AGENT (agents/me); the suite has no
@@ -14,14 +15,15 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
 import grpc
 from google.protobuf import field_mask_pb2, timestamp_pb2
 
-from crm.support.v1 import comment_pb2, ticket_pb2
+from crm.support.v1 import agent_service_pb2, comment_pb2, ticket_pb2
 from crm.support.v1 import support_service_pb2 as pb
+from crm.support.v1.agent_service_pb2_grpc import AgentServiceStub
 from crm.support.v1.support_service_pb2_grpc import SupportServiceStub
 from crm_cli.rpc import CommandError, connected_stub, field_violations
 from crm_cli.tables import format_table, shorten
@@ -32,7 +34,8 @@ AGENT_ENV = "CRM_AGENT"
 DEFAULT_AGENT = "agents/me"
 SUBJECT_WIDTH = 50
 REQUESTER_WIDTH = 30
-QUEUE_ORDER = "priority desc, create_time"
+# The nearest SLA due time first, as agents work the queue; then urgency and age.
+QUEUE_ORDER = "sla_due_time, priority desc, create_time"
 OPEN_STATUSES = ("NEW", "OPEN", "PENDING", "ON_HOLD")
 STATUS_NAMES = tuple(
     value.name.removeprefix("TICKET_STATUS_")
@@ -44,12 +47,11 @@ STATUS_NAMES = tuple(
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     support = subparsers.add_parser(
         "support",
-        help="work the helpdesk queue: list, show, reply, note, solve",
+        help="work the helpdesk queue: list, show, reply, note, solve, assign",
         description=(
             f"An agent's helpdesk commands, with the support service at ${TARGET_ENV} "
             f"(default {DEFAULT_TARGET}). The agent is --agent or ${AGENT_ENV} "
-            f"(default {DEFAULT_AGENT}); there is no authentication yet. "
-            "There is no `assign` command yet: agents do not exist in the suite."
+            f"(default {DEFAULT_AGENT}); there is no authentication yet."
         ),
     )
     commands = support.add_subparsers(title="commands", metavar="COMMAND", required=True)
@@ -97,6 +99,35 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     _number_argument(solve)
     solve.set_defaults(func=solve_command)
 
+    assign = commands.add_parser(
+        "assign",
+        help="give a ticket to an agent, or let a group pick one",
+        description="Assigns ticket #N to AGENT, who must be a member of the ticket's group "
+        "(or of --group, where the ticket then moves); a ticket without a group joins the "
+        "agent's first group. With --group and no AGENT, the group's round-robin or "
+        "least-loaded strategy picks a member who is online, has room and every required "
+        "skill (the ticket's skill:NAME tags and --skill); if nobody qualifies the ticket "
+        "waits in the group.",
+    )
+    _number_argument(assign)
+    assign.add_argument(
+        "agent", metavar="AGENT", nargs="?", type=resource("agents/"), help="agents/ID or ID"
+    )
+    assign.add_argument(
+        "--group",
+        type=resource("groups/"),
+        help="groups/ID or ID: with AGENT the group to move the ticket to, alone the group "
+        "whose strategy picks",
+    )
+    assign.add_argument(
+        "--skill",
+        action="append",
+        default=[],
+        metavar="SKILL",
+        help="a skill the picked agent must have (repeatable; only without AGENT)",
+    )
+    assign.set_defaults(func=assign_command)
+
 
 def _number_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("number", type=ticket_number, metavar="N", help="the ticket's number")
@@ -128,6 +159,18 @@ def limit(text: str) -> int:
     if not 1 <= value <= 1000:
         raise argparse.ArgumentTypeError(f"not a number from 1 to 1000: {text!r}")
     return value
+
+
+def resource(prefix: str) -> Callable[[str], str]:
+    """Parses `prefix` + id, or a bare id."""
+
+    def parse(text: str) -> str:
+        name = text if "/" in text else prefix + text
+        if not name.startswith(prefix) or not name.removeprefix(prefix):
+            raise argparse.ArgumentTypeError(f"not like {prefix}ID: {text!r}")
+        return name
+
+    return parse
 
 
 def ticket_number(text: str) -> int:
@@ -201,6 +244,33 @@ def solve_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def assign_command(args: argparse.Namespace) -> int:
+    if not (args.agent or args.group):
+        return _fail(CommandError("name an AGENT, or a --group whose strategy picks one"))
+    if args.agent and args.skill:
+        return _fail(CommandError("--skill applies only when the group picks (no AGENT)"))
+    request = agent_service_pb2.AssignTicketRequest(
+        agent=args.agent or "",
+        group=args.group or "",
+        auto=not args.agent,
+        required_skills=args.skill,
+    )
+    try:
+        with _stubs() as (tickets, agents):
+            ticket = find_ticket(tickets, args.number)
+            request.ticket, request.etag = ticket.name, ticket.etag
+            assigned = agents.AssignTicket(request)
+            text = assignment_text(
+                assigned, _label(agents, assigned.assignee), _label(agents, assigned.group)
+            )
+    except CommandError as error:
+        return _fail(error)
+    if assigned.etag == ticket.etag:
+        text = f"Nothing changed: {text[0].lower()}{text[1:]}"
+    print(text)
+    return 0
+
+
 # --- Lookups and output ----------------------------------------------------------------
 
 
@@ -239,6 +309,34 @@ def queue_table(tickets: Sequence[ticket_pb2.Ticket]) -> str:
     return format_table(rows)
 
 
+def assignment_text(ticket: ticket_pb2.Ticket, agent: str, group: str) -> str:
+    """Who has ticket #N now, in a sentence; `agent` and `group` as labelled."""
+    if ticket.assignee:
+        return f"Ticket #{ticket.number} is assigned to {agent}" + (
+            f" in {group}." if group else "."
+        )
+    if ticket.group:
+        return (
+            f"Ticket #{ticket.number} waits unassigned in {group}: no member is online "
+            "with room for it and every required skill."
+        )
+    return f"Ticket #{ticket.number} is unassigned."
+
+
+def _label(agents: AgentServiceStub, name: str) -> str:
+    """`Display Name (agents/ID)`, or just the name if it cannot be looked up."""
+    if not name:
+        return ""
+    try:
+        if name.startswith("agents/"):
+            found = agents.GetAgent(agent_service_pb2.GetAgentRequest(name=name)).display_name
+        else:
+            found = agents.GetGroup(agent_service_pb2.GetGroupRequest(name=name)).display_name
+    except grpc.RpcError:
+        return name
+    return f"{found} ({name})"
+
+
 def requester(ticket: ticket_pb2.Ticket) -> str:
     return ticket.requester_display_name or ticket.requester_email or ticket.requester or "-"
 
@@ -250,6 +348,8 @@ def ticket_text(ticket: ticket_pb2.Ticket, comments: Sequence[comment_pb2.Commen
         ("Type", _enum(ticket_pb2.TicketType, ticket.type, "TICKET_TYPE_")),
         ("Channel", _enum(ticket_pb2.TicketChannel, ticket.channel, "TICKET_CHANNEL_")),
         ("Requester", _requester_line(ticket)),
+        ("Assignee", ticket.assignee),
+        ("Group", ticket.group),
         ("Organization", ticket.organization),
         ("Tags", ", ".join(ticket.tags)),
         ("Followers", ", ".join(ticket.followers)),
@@ -257,6 +357,9 @@ def ticket_text(ticket: ticket_pb2.Ticket, comments: Sequence[comment_pb2.Commen
         ("Updated", _time(ticket.update_time)),
         ("First response", _time(ticket.first_response_time, "")),
         ("Solved", _time(ticket.solve_time, "")),
+        ("Merged into", ticket.merged_into),
+        ("Links", ", ".join(ticket.links)),
+        ("Satisfaction", _satisfaction(ticket)),
         ("Name", ticket.name),
         *((f"custom.{key}", value) for key, value in sorted(ticket.custom_fields.items())),
     ]
@@ -266,6 +369,8 @@ def ticket_text(ticket: ticket_pb2.Ticket, comments: Sequence[comment_pb2.Commen
     lines += [f"{label + ':':<{width}} {value}" for label, value in shown]
     if ticket.description.strip():
         lines += ["", "Description:", *_indented(ticket.description)]
+    if ticket.satisfaction_rating.comment:
+        lines += ["", "Satisfaction comment:", *_indented(ticket.satisfaction_rating.comment)]
     lines += ["", f"Conversation ({len(comments)}):" if comments else "Conversation: none yet"]
     for comment in comments:
         mark = "PUBLIC REPLY" if comment.public else "INTERNAL NOTE"
@@ -273,6 +378,16 @@ def ticket_text(ticket: ticket_pb2.Ticket, comments: Sequence[comment_pb2.Commen
         lines += _indented(comment.body)
         lines += [f"    (attached: {a.file_name})" for a in comment.attachments]
     return "\n".join(lines)
+
+
+def _satisfaction(ticket: ticket_pb2.Ticket) -> str:
+    """The rating, with whom it credits; empty until the requester rated."""
+    if not ticket.HasField("satisfaction_rating"):
+        return ""
+    rating = ticket.satisfaction_rating
+    credited = ", ".join(who for who in (rating.assignee, rating.group) if who)
+    score = _enum(ticket_pb2.SatisfactionScore, rating.score, "SATISFACTION_SCORE_")
+    return f"{score}, {_time(rating.create_time)}" + (f" ({credited})" if credited else "")
 
 
 def _requester_line(ticket: ticket_pb2.Ticket) -> str:
@@ -321,6 +436,19 @@ def _stub() -> Iterator[SupportServiceStub]:
         SupportServiceStub, "support", TARGET_ENV, DEFAULT_TARGET, describe_rpc_error
     ) as stub:
         yield stub
+
+
+@contextmanager
+def _stubs() -> Iterator[tuple[SupportServiceStub, AgentServiceStub]]:
+    """Tickets and agents, on one connection."""
+    with connected_stub(
+        lambda channel: (SupportServiceStub(channel), AgentServiceStub(channel)),
+        "support",
+        TARGET_ENV,
+        DEFAULT_TARGET,
+        describe_rpc_error,
+    ) as stubs:
+        yield stubs
 
 
 def describe_rpc_error(error: grpc.RpcError) -> str:

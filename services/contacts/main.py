@@ -5,7 +5,8 @@ from pathlib import Path
 from crm.contacts.v1 import contacts_service_pb2, contacts_service_pb2_grpc
 from crm_common import server
 from crm_contacts.api.servicer import ContactsServicer
-from crm_contacts.events import timeline
+from crm_contacts.events import requesters, timeline
+from crm_contacts.events.subscriptions import one_per_source
 
 SPEC = server.ServiceSpec(
     name="contacts",
@@ -16,7 +17,9 @@ SPEC = server.ServiceSpec(
             ContactsServicer(runtime.unit_of_work), grpc_server
         )
     ),
-    subscriptions=[timeline.SALES, timeline.SUPPORT, timeline.PROJECTS],
+    subscriptions=one_per_source(
+        timeline.SALES, timeline.SUPPORT, requesters.SUPPORT, timeline.PROJECTS
+    ),
 )
 
 

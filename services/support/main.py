@@ -2,11 +2,31 @@
 
 from pathlib import Path
 
-from crm.support.v1 import support_service_pb2, support_service_pb2_grpc
+from crm.support.v1 import (
+    agent_service_pb2,
+    agent_service_pb2_grpc,
+    automation_service_pb2,
+    automation_service_pb2_grpc,
+    report_service_pb2,
+    report_service_pb2_grpc,
+    sla_service_pb2,
+    sla_service_pb2_grpc,
+    support_service_pb2,
+    support_service_pb2_grpc,
+    view_service_pb2,
+    view_service_pb2_grpc,
+)
 from crm_common import server
 from crm_common.messaging.uow import UnitOfWorkFactory
+from crm_support.api.agent_service import AgentServicer
+from crm_support.api.automation import AutomationServicer
+from crm_support.api.reports import ReportServicer
 from crm_support.api.servicer import SupportServicer
+from crm_support.api.sla import SlaServicer
+from crm_support.api.views import ViewServicer
 from crm_support.events.contacts import CONTACTS
+from crm_support.handlers.automations import run_automations
+from crm_support.handlers.sla_clock import check_sla_clocks
 
 # Each gRPC service of the helpdesk: its descriptor, how to add it to a
 # server, and the servicer class (built from the unit-of-work factory).
@@ -16,9 +36,37 @@ SERVICES = [
         support_service_pb2_grpc.add_SupportServiceServicer_to_server,
         SupportServicer,
     ),
+    (
+        agent_service_pb2.DESCRIPTOR.services_by_name["AgentService"],
+        agent_service_pb2_grpc.add_AgentServiceServicer_to_server,
+        AgentServicer,
+    ),
+    (
+        view_service_pb2.DESCRIPTOR.services_by_name["ViewService"],
+        view_service_pb2_grpc.add_ViewServiceServicer_to_server,
+        ViewServicer,
+    ),
+    (
+        report_service_pb2.DESCRIPTOR.services_by_name["ReportService"],
+        report_service_pb2_grpc.add_ReportServiceServicer_to_server,
+        ReportServicer,
+    ),
+    (
+        automation_service_pb2.DESCRIPTOR.services_by_name["AutomationService"],
+        automation_service_pb2_grpc.add_AutomationServiceServicer_to_server,
+        AutomationServicer,
+    ),
+    (
+        sla_service_pb2.DESCRIPTOR.services_by_name["SlaService"],
+        sla_service_pb2_grpc.add_SlaServiceServicer_to_server,
+        SlaServicer,
+    ),
 ]
 
-JOBS: list[server.Job] = []
+JOBS: list[server.Job] = [
+    server.Job("automations", run_automations),
+    server.Job("sla-clocks", check_sla_clocks),
+]
 
 
 def _register(grpc_server: object, runtime: server.Runtime) -> None:

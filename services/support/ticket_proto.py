@@ -3,7 +3,7 @@
 Shared by api/ (requests and responses) and events/ (payloads).
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -20,6 +20,7 @@ from crm_support.domain.tickets import (
     Channel,
     Priority,
     SatisfactionRating,
+    SatisfactionScore,
     Ticket,
     TicketDetails,
     TicketStatus,
@@ -49,6 +50,12 @@ _status = _enum(TicketStatus, ticket_pb2.TicketStatus.Name, "TICKET_STATUS_", "t
 _type = _enum(TicketType, ticket_pb2.TicketType.Name, "TICKET_TYPE_", "ticket.type")
 _channel = _enum(Channel, ticket_pb2.TicketChannel.Name, "TICKET_CHANNEL_", "ticket.channel")
 _priority = _enum(Priority, ticket_pb2.TicketPriority.Name, "TICKET_PRIORITY_", "ticket.priority")
+_score = _enum(
+    SatisfactionScore,
+    ticket_pb2.SatisfactionScore.Name,
+    "SATISFACTION_SCORE_",
+    "satisfaction_rating.score",
+)
 
 
 def status_from_proto(value: int) -> TicketStatus:
@@ -64,6 +71,13 @@ def priority_from_proto(value: int) -> Priority:
         return Priority.NORMAL
     priority: Priority = _priority(value)
     return priority
+
+
+def satisfaction_score_from_proto(value: int) -> SatisfactionScore:
+    if value == ticket_pb2.SATISFACTION_SCORE_UNSPECIFIED:
+        raise InvalidArgument.single("satisfaction_rating.score", "is required: GOOD or BAD")
+    score: SatisfactionScore = _score(value)
+    return score
 
 
 def channel_from_proto(value: int) -> Channel:
@@ -86,6 +100,8 @@ def ticket_field(message: ticket_pb2.Ticket, field: str) -> object:
             return tuple(getattr(message, field))
         case "custom_fields":
             return dict(message.custom_fields)
+        case "attachments":
+            return attachments_from_proto(message)
     return getattr(message, field)
 
 
@@ -121,6 +137,7 @@ def ticket_to_proto(ticket: Ticket) -> ticket_pb2.Ticket:
         assignee=details.assignee,
         group=details.group,
         links=details.links,
+        attachments=attachments_to_proto(details.attachments),
         sla_policy=ticket.sla_policy,
         sla_targets=[sla_target_to_proto(t) for t in ticket.sla_targets],
         sla_due_time=_timestamp(ticket.sla_due_time),
@@ -138,6 +155,7 @@ def sla_target_to_proto(target: SlaTarget) -> ticket_pb2.SlaTarget:
         breached=target.breached,
         paused=target.paused,
         remaining=Duration(seconds=target.remaining_seconds) if target.paused else None,
+        warning_time=_timestamp(target.warning_time),
     )
 
 
@@ -159,10 +177,21 @@ def status_to_proto(status: TicketStatus) -> int:
     return ticket_pb2.TicketStatus.Value(f"TICKET_STATUS_{status.name}")
 
 
-def attachments_from_proto(message: comment_pb2.Comment) -> tuple[Attachment, ...]:
+def attachments_from_proto(
+    message: comment_pb2.Comment | ticket_pb2.Ticket,
+) -> tuple[Attachment, ...]:
     return tuple(
         Attachment(a.file_name, a.content_type, a.size_bytes, a.uri) for a in message.attachments
     )
+
+
+def attachments_to_proto(attachments: Sequence[Attachment]) -> list[comment_pb2.Attachment]:
+    return [
+        comment_pb2.Attachment(
+            file_name=a.file_name, content_type=a.content_type, size_bytes=a.size_bytes, uri=a.uri
+        )
+        for a in attachments
+    ]
 
 
 def comment_to_proto(comment: Comment) -> comment_pb2.Comment:
@@ -171,15 +200,8 @@ def comment_to_proto(comment: Comment) -> comment_pb2.Comment:
         body=comment.body,
         public=comment.public,
         author=comment.author,
-        attachments=[
-            comment_pb2.Attachment(
-                file_name=a.file_name,
-                content_type=a.content_type,
-                size_bytes=a.size_bytes,
-                uri=a.uri,
-            )
-            for a in comment.attachments
-        ],
+        author_email=comment.author_email,
+        attachments=attachments_to_proto(comment.attachments),
         create_time=_timestamp(comment.create_time),
     )
 

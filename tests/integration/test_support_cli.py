@@ -57,7 +57,8 @@ def test_an_agent_works_a_ticket_from_queue_to_solved(suite: Suite) -> None:
     assert header.split() == ["NUMBER", "STATUS", "PRIORITY", "SUBJECT", "REQUESTER", "UPDATED"]
     row = next(line for line in rows if subject in line)
     assert row.split()[:3] == [f"#{number}", "NEW", "URGENT"]
-    assert "grace@example.com" in row
+    # The address, or the name of the contact it became a moment later.
+    assert "grace" in row
 
     replied = crm(suite, "reply", number, "Have you tried turning it off and on?")
     assert replied.returncode == 0, replied.stderr

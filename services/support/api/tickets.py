@@ -32,6 +32,7 @@ class TicketsApi:
             ticket_details_from_proto(request.ticket),
             channel_from_proto(request.ticket.channel),
             request.ticket_id,
+            request.requester_name,
         )
         return ticket_to_proto(ticket)
 

@@ -90,7 +90,7 @@ class BusinessCalendar:
 
     def __post_init__(self) -> None:
         violations = Violations()
-        zone = _validate_zone(self.time_zone, violations)
+        zone = validate_zone(self.time_zone, violations)
         week = _validate_week(self.week, violations)
         holidays = _validate_holidays(self.holidays, violations)
         violations.raise_if_any()
@@ -141,9 +141,12 @@ def _iana_zones() -> frozenset[str]:
     return frozenset(available_timezones()) - {"localtime", "posixrules", "Factory"}
 
 
-def _validate_zone(time_zone: object, violations: Violations) -> ZoneInfo | None:
+def validate_zone(
+    time_zone: object, violations: Violations, path: str = "calendar.time_zone"
+) -> ZoneInfo | None:
+    """The zone named `time_zone`, or None after recording at `path` that it is not one."""
     if not isinstance(time_zone, str) or time_zone not in _iana_zones():
-        violations.add("calendar.time_zone", f"must be an IANA time zone name, got {time_zone!r}")
+        violations.add(path, f"must be an IANA time zone name, got {time_zone!r}")
         return None
     return ZoneInfo(time_zone)
 
@@ -162,7 +165,7 @@ def _validate_week(
             valid = False
             continue
         path = f"calendar.week.{WEEKDAY_NAMES[day]}"
-        checked = _validate_day(periods, path, violations)
+        checked = validate_day(periods, path, violations)
         if checked is None:
             valid = False
         else:
@@ -174,15 +177,24 @@ def _validate_week(
     return normalised if valid else None
 
 
-def _validate_day(
-    periods: object, path: str, violations: Violations
+def validate_day(
+    periods: object,
+    path: str,
+    violations: Violations,
+    bounds: tuple[str, str] = ("start", "end"),
 ) -> tuple[WorkingPeriod, ...] | None:
-    """The day's periods sorted by start, or None after recording what is wrong."""
+    """The day's periods sorted by start, or None after recording what is wrong.
+
+    Violations name `{path}[index].{bound}`, with `bounds` naming a period's start
+    and end as the caller's request does (a contract may say `start_time`).
+    """
     if not isinstance(periods, Iterable):
         violations.add(path, "must be a sequence of working periods")
         return None
     items = list(periods)
-    valid = [i for i, p in enumerate(items) if _validate_period(p, f"{path}[{i}]", violations)]
+    valid = [
+        i for i, p in enumerate(items) if _validate_period(p, f"{path}[{i}]", violations, bounds)
+    ]
     # Overlaps are reported against the caller's indexes, not the sorted order, and
     # against the period reaching furthest so far (09-17 overlaps both 10-11 and 12-13).
     order = sorted(valid, key=lambda i: items[i].start)
@@ -192,7 +204,7 @@ def _validate_day(
         if reaching is not None and items[current].start < items[reaching].end:
             other = items[reaching]
             violations.add(
-                f"{path}[{current}].start",
+                f"{path}[{current}].{bounds[0]}",
                 f"overlaps {path.rsplit('.', 1)[1]}[{reaching}] "
                 f"({_clock(other.start)}-{_clock(other.end)})",
             )
@@ -202,19 +214,21 @@ def _validate_day(
     return None if broken else tuple(items[i] for i in order)
 
 
-def _validate_period(period: object, path: str, violations: Violations) -> bool:
+def _validate_period(
+    period: object, path: str, violations: Violations, bounds: tuple[str, str]
+) -> bool:
     if not isinstance(period, WorkingPeriod):
         violations.add(path, "must be a WorkingPeriod")
         return False
     bounds_ok = True
-    for name in ("start", "end"):
+    for name, field_name in zip(("start", "end"), bounds, strict=True):
         value = getattr(period, name)
         if not isinstance(value, time) or value.tzinfo is not None:
             # Hours are wall-clock in the calendar's zone; a tzinfo here would contradict it.
-            violations.add(f"{path}.{name}", "must be a time of day without tzinfo")
+            violations.add(f"{path}.{field_name}", "must be a time of day without tzinfo")
             bounds_ok = False
     if bounds_ok and not period.start < period.end:
-        violations.add(f"{path}.end", f"must be after start ({_clock(period.start)})")
+        violations.add(f"{path}.{bounds[1]}", f"must be after {bounds[0]} ({_clock(period.start)})")
         return False
     return bounds_ok
 

@@ -4,23 +4,14 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from crm_common.errors import Violations
-from crm_common.validation import check_count, check_length
+from crm_common.validation import check_length, is_email_address
+from crm_support.domain.attachments import Attachment, check_attachments
 from crm_support.domain.tickets import PEOPLE, is_resource_name
 
+__all__ = ["AGENTS", "BODY_MAX", "Attachment", "Comment"]
+
 BODY_MAX = 100_000
-ATTACHMENTS_MAX = 20
-FILE_NAME_MAX = 255
-CONTENT_TYPE_MAX = 255
-URI_MAX = 2000
 AGENTS = "agents/"
-
-
-@dataclass(frozen=True)
-class Attachment:
-    file_name: str
-    content_type: str = ""
-    size_bytes: int = 0
-    uri: str = ""
 
 
 @dataclass(frozen=True)
@@ -29,10 +20,13 @@ class Comment:
     ticket_id: str
     body: str
     public: bool
-    # `agents/{id}` or `people/{id}`.
+    # `agents/{id}` or `people/{id}`; "" for an email from an address no
+    # contact has yet, until the contacts service creates one.
     author: str
     attachments: tuple[Attachment, ...]
     create_time: datetime
+    # The sender's address, for comments that arrived by email.
+    author_email: str = ""
 
     @property
     def by_agent(self) -> bool:
@@ -48,26 +42,15 @@ class Comment:
         author: str,
         attachments: tuple[Attachment, ...],
         now: datetime,
+        author_email: str = "",
     ) -> "Comment":
         violations = Violations()
         if not body.strip():
             violations.add("comment.body", "is required")
         check_length(violations, "comment.body", body, BODY_MAX)
-        if not (is_resource_name(author, AGENTS) or is_resource_name(author, PEOPLE)):
+        known_author = is_resource_name(author, AGENTS) or is_resource_name(author, PEOPLE)
+        if not (known_author or (not author and is_email_address(author_email))):
             violations.add("comment.author", "must be like agents/123 or people/123")
-        _check_attachments(attachments, violations)
+        check_attachments(attachments, violations, "comment.attachments")
         violations.raise_if_any()
-        return cls(comment_id, ticket_id, body, public, author, attachments, now)
-
-
-def _check_attachments(attachments: tuple[Attachment, ...], violations: Violations) -> None:
-    check_count(violations, "comment.attachments", attachments, ATTACHMENTS_MAX)
-    for index, attachment in enumerate(attachments):
-        path = f"comment.attachments[{index}]"
-        if not attachment.file_name.strip():
-            violations.add(f"{path}.file_name", "is required")
-        check_length(violations, f"{path}.file_name", attachment.file_name, FILE_NAME_MAX)
-        check_length(violations, f"{path}.content_type", attachment.content_type, CONTENT_TYPE_MAX)
-        check_length(violations, f"{path}.uri", attachment.uri, URI_MAX)
-        if attachment.size_bytes < 0:
-            violations.add(f"{path}.size_bytes", "must not be negative")
+        return cls(comment_id, ticket_id, body, public, author, attachments, now, author_email)

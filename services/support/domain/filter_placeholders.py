@@ -7,6 +7,7 @@ sees the text; placeholders inside quoted strings are left alone.
 """
 
 import re
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 from crm_common.errors import InvalidArgument
@@ -17,16 +18,29 @@ _PLACEHOLDER = re.compile(r"@(now)(?:([+-])(\d{1,6})([smhdw]))?|@(me)\b|@\w*")
 
 def expand(text: str, now: datetime, me: str = "", field: str = "filter") -> str:
     """`text` with every placeholder replaced; INVALID_ARGUMENT for an unknown one,
-    or for `@me` when nobody is looking (`me` is an `agents/{id}` name)."""
-    out: list[str] = []
+    for `@me` when nobody is looking (`me` is an `agents/{id}` name), or for a
+    time outside the years 1 to 9999."""
+    return "".join(
+        piece if isinstance(piece, str) else _value(piece, now, me, field)
+        for piece in _pieces(text)
+    )
+
+
+def has_me(text: str) -> bool:
+    """Whether the filter depends on who is looking."""
+    return any(isinstance(piece, re.Match) and piece.group(5) for piece in _pieces(text))
+
+
+def _pieces(text: str) -> Iterator[str | re.Match[str]]:
+    """The text as it stands and each placeholder outside quoted strings."""
     quote = ""
     index = 0
     while index < len(text):
         char = text[index]
         if quote:
-            out.append(char)
+            yield char
             if char == "\\" and index + 1 < len(text):
-                out.append(text[index + 1])
+                yield text[index + 1]
                 index += 1
             elif char == quote:
                 quote = ""
@@ -37,17 +51,11 @@ def expand(text: str, now: datetime, me: str = "", field: str = "filter") -> str
         if char == "@":
             match = _PLACEHOLDER.match(text, index)
             assert match is not None  # `@\w*` matches any "@"
-            out.append(_value(match, now, me, field))
+            yield match
             index = match.end()
             continue
-        out.append(char)
+        yield char
         index += 1
-    return "".join(out)
-
-
-def has_me(text: str) -> bool:
-    """Whether the filter depends on who is looking."""
-    return expand(text, datetime.min, me="agents/-") != expand(text, datetime.min, me="agents/=")
 
 
 def _value(match: re.Match[str], now: datetime, me: str, field: str) -> str:
@@ -55,7 +63,12 @@ def _value(match: re.Match[str], now: datetime, me: str, field: str) -> str:
         moment = now
         if match.group(2):
             delta = timedelta(**{_UNITS[match.group(4)]: int(match.group(3))})
-            moment = now + delta if match.group(2) == "+" else now - delta
+            try:
+                moment = now + delta if match.group(2) == "+" else now - delta
+            except OverflowError:
+                raise InvalidArgument.single(
+                    field, f"{match.group(0)} falls outside the years 1 to 9999"
+                ) from None
         return f'"{moment.isoformat()}"'
     if match.group(5):
         if not me:

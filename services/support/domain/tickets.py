@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import IntEnum
 from typing import Any
 
-from crm_common.errors import FailedPrecondition, Violations
+from crm_common.errors import AlreadyExists, FailedPrecondition, Violations
 from crm_common.filtering import FilterField, FilterSchema
 from crm_common.pagination import SortKey
 from crm_common.validation import (
@@ -18,6 +18,7 @@ from crm_common.validation import (
     normalise_email,
     normalise_tags,
 )
+from crm_support.domain.attachments import Attachment, check_attachments
 from crm_support.domain.sla_state import SlaTarget, nearest_due_time
 
 SUBJECT_MAX = 250
@@ -35,8 +36,10 @@ TICKETS = "tickets/"
 OPPORTUNITIES = "opportunities/"
 LINKS_MAX = 50
 SATISFACTION_COMMENT_MAX = 10_000
+# As long as a person's given name may be in the contacts service.
+REQUESTER_NAME_MAX = 200
 
-_CUSTOM_KEY = re.compile(r"[a-z][a-z0-9_]{0,62}")
+CUSTOM_FIELD_KEY = re.compile(r"[a-z][a-z0-9_]{0,62}")
 _USER_ID = re.compile(r"[^\s/]+")
 _TASK = re.compile(r"projects/[^\s/]+/tasks/[^\s/]+")
 
@@ -113,6 +116,8 @@ class TicketDetails:
     group: str = ""
     # Project tasks and opportunities the ticket relates to.
     links: tuple[str, ...] = ()
+    # Files attached to the description, the first message.
+    attachments: tuple[Attachment, ...] = ()
 
 
 class SatisfactionScore(IntEnum):
@@ -154,7 +159,10 @@ class Ticket:
     # `tickets/{id}` this one was merged into.
     merged_into: str = ""
     satisfaction: SatisfactionRating | None = None
-    # From the customer read model; never stored with the ticket.
+    # The name given with requester_email (an email's From), for the contacts
+    # service to create the person with.
+    requester_name: str = ""
+    # From the customer read model, else requester_name; not stored as such.
     requester_display_name: str = ""
 
     @property
@@ -163,13 +171,23 @@ class Ticket:
 
     @classmethod
     def create(
-        cls, ticket_id: str, number: int, details: TicketDetails, channel: Channel, now: datetime
+        cls,
+        ticket_id: str,
+        number: int,
+        details: TicketDetails,
+        channel: Channel,
+        now: datetime,
+        requester_name: str = "",
     ) -> "Ticket":
         violations = Violations()
         check_id(violations, "ticket_id", ticket_id)
         details = normalise(details, violations)
+        requester_name = " ".join(requester_name.split())
+        check_length(violations, "requester_name", requester_name, REQUESTER_NAME_MAX)
         violations.raise_if_any()
-        return cls(ticket_id, number, details, TicketStatus.NEW, channel, now, now)
+        ticket = cls(ticket_id, number, details, TicketStatus.NEW, channel, now, now)
+        ticket.requester_name = requester_name
+        return ticket
 
     def update(self, changes: dict[str, Any], now: datetime) -> list[str]:
         """Applies the changed fields; returns the names of those that really changed.
@@ -204,6 +222,28 @@ class Ticket:
             self.first_response_time = now
         self.touch(now)
 
+    def rate(self, score: SatisfactionScore, comment: str, now: datetime) -> None:
+        """Records the requester's satisfaction, once, after the ticket was solved.
+
+        Who was assigned at this moment is kept with it: reports credit the rating
+        to them even if the ticket is reassigned later.
+        """
+        comment = comment.strip()
+        violations = Violations()
+        check_length(violations, "satisfaction_rating.comment", comment, SATISFACTION_COMMENT_MAX)
+        violations.raise_if_any()
+        if self.satisfaction is not None:
+            raise AlreadyExists(f"{self.name} was already rated; a ticket is rated once")
+        if self.merged_into:
+            raise FailedPrecondition(f"{self.name} was merged into {self.merged_into}; rate that")
+        if self.status not in (TicketStatus.SOLVED, TicketStatus.CLOSED):
+            raise FailedPrecondition(
+                f"{self.name} is {self.status.name}; only solved or closed tickets are rated"
+            )
+        details = self.details
+        self.satisfaction = SatisfactionRating(score, comment, details.assignee, details.group, now)
+        self.touch(now)
+
     @property
     def sla_due_time(self) -> datetime | None:
         return nearest_due_time(self.sla_targets)
@@ -229,13 +269,14 @@ def normalise(details: TicketDetails, violations: Violations) -> TicketDetails:
         violations.add(f"{prefix}.assignee", "must be like agents/123")
     if details.group and not is_resource_name(details.group, GROUPS):
         violations.add(f"{prefix}.group", "must be like groups/123")
+    check_attachments(details.attachments, violations, f"{prefix}.attachments")
     return replace(
         details,
         subject=subject,
         requester_email=requester_email,
         tags=normalise_tags(details.tags, violations, f"{prefix}.tags"),
         custom_fields=_custom_fields(details.custom_fields, violations, f"{prefix}.custom_fields"),
-        followers=_followers(details.followers, violations, f"{prefix}.followers"),
+        followers=normalise_followers(details.followers, violations, f"{prefix}.followers"),
         links=_links(details.links, violations, f"{prefix}.links"),
     )
 
@@ -260,13 +301,15 @@ def _check_requester(
 def _custom_fields(values: Mapping[str, str], violations: Violations, path: str) -> dict[str, str]:
     check_count(violations, path, tuple(values), CUSTOM_FIELDS_MAX)
     for key, value in values.items():
-        if not _CUSTOM_KEY.fullmatch(key):
+        if not CUSTOM_FIELD_KEY.fullmatch(key):
             violations.add(f"{path}[{key!r}]", "keys are [a-z][a-z0-9_]{0,62}")
         check_length(violations, f"{path}[{key!r}]", value, CUSTOM_VALUE_MAX)
     return dict(sorted(values.items()))
 
 
-def _followers(followers: tuple[str, ...], violations: Violations, path: str) -> tuple[str, ...]:
+def normalise_followers(
+    followers: tuple[str, ...], violations: Violations, path: str
+) -> tuple[str, ...]:
     check_count(violations, path, followers, FOLLOWERS_MAX)
     for index, user_id in enumerate(followers):
         if not _USER_ID.fullmatch(user_id) or len(user_id) > USER_ID_MAX:

@@ -8,6 +8,7 @@ from crm_common.messaging.consumer import Subscription
 from crm_common.messaging.envelope import unpack
 from crm_common.messaging.uow import UnitOfWork
 from crm_support.domain.customers import Customer, supersedes
+from crm_support.handlers.customers import adopt_tickets
 from crm_support.storage.repository import CustomerRepository
 from crm_support.storage.requesters import repoint_requester, scrub_requester
 
@@ -80,6 +81,7 @@ async def _mirror(event: Event, person: person_pb2.Person, uow: UnitOfWork) -> N
         update_time=person.update_time.ToDatetime(tzinfo=UTC),
     )
     await repository.put(customer, exists=stored is not None)
+    await adopt_tickets(uow, customer, datetime.now(UTC))
 
 
 CONTACTS = Subscription(

@@ -2,6 +2,7 @@
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,23 +14,35 @@ from crm_common.messaging.uow import UnitOfWork
 from crm_common.pagination import SortKey
 from crm_support.domain.tickets import Channel, Ticket, TicketDetails
 from crm_support.handlers.change import TicketChange
+from crm_support.handlers.requester_by_email import lock_requester_address
 from crm_support.handlers.ticket_changes import settle, snapshot
 from crm_support.storage.tickets import TicketRepository
 
 
 async def create_ticket(
-    uow: UnitOfWork, details: TicketDetails, channel: Channel, ticket_id: str = ""
+    uow: UnitOfWork,
+    details: TicketDetails,
+    channel: Channel,
+    ticket_id: str = "",
+    requester_name: str = "",
 ) -> Ticket:
-    """Opens a ticket; with a client-chosen id, a retry returns the ticket it created."""
+    """Opens a ticket; with a client-chosen id, a retry returns the ticket it created.
+
+    `requester_name` goes with a requester known only by address, for the contacts
+    service to create the person with.
+    """
     async with uow:
         repository = TicketRepository(uow.session)
         if ticket_id:
             existing = await repository.get(ticket_id)
             if existing is not None:
                 return _same_create(existing, details, channel)
+        await lock_requester_address(uow.session, details)
         number = await repository.next_number()
         now = datetime.now(UTC)
-        ticket = Ticket.create(ticket_id or uuid.uuid4().hex, number, details, channel, now)
+        ticket = Ticket.create(
+            ticket_id or uuid.uuid4().hex, number, details, channel, now, requester_name
+        )
         stored = await settle(uow, ticket, TicketChange(uow.session, now, before=None))
         await uow.commit()
     return stored
@@ -79,6 +92,10 @@ async def existing_ticket(repository: TicketRepository, ticket_id: str) -> Ticke
 def _same_create(existing: Ticket, details: TicketDetails, channel: Channel) -> Ticket:
     """The existing ticket if the request would have created it, else ALREADY_EXISTS."""
     candidate = Ticket.create(existing.id, existing.number, details, channel, existing.create_time)
-    if candidate.details != existing.details or candidate.channel != existing.channel:
+    requested = candidate.details
+    if not requested.requester and requested.requester_email == existing.details.requester_email:
+        # The requester has been found by that address since.
+        requested = replace(requested, requester=existing.details.requester)
+    if requested != existing.details or candidate.channel != existing.channel:
         raise AlreadyExists(f"{existing.name} already exists with other content")
     return existing

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm_common.pagination import SortKey
 from crm_common.storage.keyset import paged
 from crm_support.domain.customers import Customer
+from crm_support.storage.requester_emails import replace_addresses
 from crm_support.storage.tables import customers
 
 SORT_COLUMNS = {"display_name": customers.c.display_name, "id": customers.c.id}
@@ -39,6 +40,7 @@ class CustomerRepository:
             )
         else:
             await self._session.execute(insert(customers).values(id=customer.id, **values))
+        await replace_addresses(self._session, customer.id, customer.email_addresses)
 
     async def page(
         self, keys: Sequence[SortKey], after: Sequence[Any] | None, size: int

@@ -40,7 +40,9 @@ async def scrub_requester(session: AsyncSession, person_id: str, now: datetime) 
         .where(tickets.c.requester_id == person_id)
         .values(
             requester_email="",
+            requester_name="",
             description=ERASED_TEXT,
+            attachments=[],
             version=tickets.c.version + 1,
             update_time=now,
         )
@@ -48,5 +50,5 @@ async def scrub_requester(session: AsyncSession, person_id: str, now: datetime) 
     await session.execute(
         update(ticket_comments)
         .where(ticket_comments.c.author == f"people/{person_id}")
-        .values(body=ERASED_TEXT, attachments=[])
+        .values(body=ERASED_TEXT, attachments=[], author_email="")
     )

@@ -1,7 +1,7 @@
 """The tickets and comments tables, the ticket number counter, and their repositories."""
 
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,6 +19,7 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
+    func,
     insert,
     select,
     update,
@@ -27,11 +28,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_common.errors import Aborted, AlreadyExists
-from crm_common.filtering import Expr
+from crm_common.filtering import Comparison, Expr, Has, Op
 from crm_common.pagination import SortKey
 from crm_common.storage.child_rows import ChildRows, repeated_values_table
 from crm_common.storage.db import UtcDateTime
-from crm_common.storage.filter_sql import ColumnBinding, JsonArrayBinding, filter_clause
+from crm_common.storage.filter_sql import (
+    ColumnBinding,
+    FieldBinding,
+    JsonArrayBinding,
+    filter_clause,
+)
 from crm_common.storage.filter_values import NormalisedValue
 from crm_common.storage.keyset import paged
 from crm_support.domain.comments import Attachment, Comment
@@ -90,6 +96,8 @@ tickets = Table(
     Column("merged_into_id", String(63), nullable=False),
     Column("satisfaction", JSON, nullable=True),
     Column("satisfaction_score", Integer, nullable=True),
+    Column("requester_name", String(200), nullable=False),
+    Column("attachments", JSON, nullable=False),
     # The agents' usual views: a queue by status and priority, a requester's or
     # an organization's tickets, and everything newest first.
     Index("ix_tickets_status_priority", "status", "priority", "create_time", "id"),
@@ -99,6 +107,9 @@ tickets = Table(
     Index("ix_tickets_assignee", "assignee_id", "status"),
     Index("ix_tickets_group", "group_id", "status"),
     Index("ix_tickets_sla_due", "sla_due_order", "id"),
+    # The agent queue and the views over it: an agent's working tickets, the
+    # unassigned ones of a group, unassigned urgent ones, each one range.
+    Index("ix_tickets_queue", "assignee_id", "status", "group_id", "priority"),
     Index("ix_tickets_sla_check", "sla_check_time"),
 )
 
@@ -130,6 +141,7 @@ ticket_comments = Table(
     Column("author", String(200), nullable=False),
     Column("attachments", JSON, nullable=False),
     Column("create_time", UtcDateTime, nullable=False),
+    Column("author_email", String(254), nullable=False),
     Index("ix_ticket_comments_ticket", "ticket_id", "create_time", "id"),
 )
 
@@ -150,6 +162,23 @@ def _without(prefix: str) -> Any:
     return lambda name: name.removeprefix(prefix)
 
 
+@dataclass(frozen=True, eq=False)
+class _DueTimeBinding(FieldBinding):
+    """`sla_due_time` tested on sla_due_order, the indexed key views sort by,
+    so that "due within the hour" is one range of ix_tickets_sla_due rather
+    than a scan. NO_DUE_TIME stands for "no due time" and is excluded from
+    every comparison, as SQL NULL would be."""
+
+    def compare(self, node: Comparison) -> ColumnElement[bool]:
+        due = tickets.c.sla_due_order
+        if node.value is None:
+            return due == NO_DUE_TIME if node.op is Op.EQ else due < NO_DUE_TIME
+        return and_(ColumnBinding(due).compare(node), due < NO_DUE_TIME)
+
+    def has(self, node: Has) -> ColumnElement[bool]:
+        return tickets.c.sla_due_order < NO_DUE_TIME
+
+
 FILTER_BINDINGS = {
     **{
         name: ColumnBinding(tickets.c[name])
@@ -166,10 +195,8 @@ FILTER_BINDINGS = {
     "assignee": NormalisedValue(ColumnBinding(tickets.c.assignee_id), _without(AGENTS)),
     "group": NormalisedValue(ColumnBinding(tickets.c.group_id), _without(GROUPS)),
     "sla_policy": NormalisedValue(ColumnBinding(tickets.c.sla_policy_id), _without(SLA_POLICIES)),
-    **{
-        name: ColumnBinding(tickets.c[name])
-        for name in ("sla_due_time", "first_response_time", "solve_time")
-    },
+    "sla_due_time": _DueTimeBinding(),
+    **{name: ColumnBinding(tickets.c[name]) for name in ("first_response_time", "solve_time")},
     "links": JsonArrayBinding(tickets.c.links),
 }
 
@@ -188,6 +215,24 @@ class TicketRepository:
         row = (
             await self._session.execute(_WITH_REQUESTER.where(tickets.c.id == ticket_id))
         ).first()
+        return _to_ticket(row) if row else None
+
+    async def lock(self, *ticket_ids: str) -> None:
+        """Row-locks the tickets until the transaction ends (PostgreSQL; SQLite has a
+        single writer anyway), so that what is read next stays current.
+
+        Always in id order: two use cases locking the same tickets cannot deadlock.
+        """
+        await self._session.execute(
+            select(tickets.c.id)
+            .where(tickets.c.id.in_(sorted(ticket_ids)))
+            .order_by(tickets.c.id)
+            .with_for_update(key_share=True)
+        )
+
+    async def get_by_number(self, number: int) -> Ticket | None:
+        query = _WITH_REQUESTER.where(tickets.c.number == number)
+        row = (await self._session.execute(query)).first()
         return _to_ticket(row) if row else None
 
     async def next_number(self) -> int:
@@ -224,6 +269,27 @@ class TicketRepository:
         rows = (await self._session.execute(paged(query, keys, SORT_COLUMNS, after, size))).all()
         return [(_to_ticket(row), [_sort_value(row, k.field) for k in keys]) for row in rows]
 
+    async def counts(self, exprs: Sequence[Expr | None], limit: int) -> list[int]:
+        """How many tickets match each filter, counting no further than `limit`.
+
+        One statement, so that on any backend the counts share one snapshot.
+        """
+        if not exprs:
+            return []
+        counted = [
+            select(func.count())
+            .select_from(
+                select(tickets.c.id)
+                .where(filter_clause(expr, FILTER_BINDINGS))
+                .limit(limit)
+                .subquery()
+            )
+            .scalar_subquery()
+            for expr in exprs
+        ]
+        row = (await self._session.execute(select(*counted))).one()
+        return [int(value) for value in row]
+
 
 class CommentRepository:
     _COLUMNS = {"create_time": ticket_comments.c.create_time, "id": ticket_comments.c.id}
@@ -234,6 +300,19 @@ class CommentRepository:
 
     async def add(self, comment: Comment) -> None:
         await self._session.execute(insert(ticket_comments).values(_comment_row(comment)))
+
+    async def get(self, comment_id: str) -> Comment | None:
+        query = select(ticket_comments).where(ticket_comments.c.id == comment_id)
+        row = (await self._session.execute(query)).first()
+        return _to_comment(row) if row else None
+
+    async def move(self, from_ticket_id: str, to_ticket_id: str) -> None:
+        """Moves a ticket's whole conversation to another, as written (authors, times)."""
+        await self._session.execute(
+            update(ticket_comments)
+            .where(ticket_comments.c.ticket_id == from_ticket_id)
+            .values(ticket_id=to_ticket_id)
+        )
 
     async def page(
         self, ticket_id: str, after: Sequence[Any] | None, size: int
@@ -275,6 +354,8 @@ def _to_row(ticket: Ticket) -> dict[str, Any]:
         "assignee_id": details.assignee.removeprefix(AGENTS),
         "group_id": details.group.removeprefix(GROUPS),
         "links": list(details.links),
+        "attachments": [asdict(a) for a in details.attachments],
+        "requester_name": ticket.requester_name,
         "sla_policy_id": ticket.sla_policy.removeprefix(SLA_POLICIES),
         "sla_targets": targets_to_json(ticket.sla_targets),
         "sla_due_time": due,
@@ -330,6 +411,7 @@ def _to_ticket(row: Row[Any]) -> Ticket:
             assignee=_prefixed(AGENTS, row.assignee_id),
             group=_prefixed(GROUPS, row.group_id),
             links=tuple(row.links),
+            attachments=tuple(Attachment(**a) for a in row.attachments),
         ),
         status=TicketStatus(row.status),
         channel=Channel(row.channel),
@@ -343,7 +425,8 @@ def _to_ticket(row: Row[Any]) -> Ticket:
         sla_check_time=row.sla_check_time,
         merged_into=_prefixed(TICKETS, row.merged_into_id),
         satisfaction=_satisfaction(row.satisfaction),
-        requester_display_name=row.requester_display_name or "",
+        requester_name=row.requester_name,
+        requester_display_name=row.requester_display_name or row.requester_name,
     )
 
 
@@ -356,6 +439,7 @@ def _comment_row(comment: Comment) -> dict[str, Any]:
         "author": comment.author,
         "attachments": [asdict(a) for a in comment.attachments],
         "create_time": comment.create_time,
+        "author_email": comment.author_email,
     }
 
 
@@ -368,4 +452,5 @@ def _to_comment(row: Row[Any]) -> Comment:
         author=row.author,
         attachments=tuple(Attachment(**a) for a in row.attachments),
         create_time=row.create_time,
+        author_email=row.author_email,
     )

@@ -27,7 +27,7 @@ from google.api import resource_pb2 as google_dot_api_dot_resource__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x63rm/support/v1/comment.proto\x12\x0e\x63rm.support.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x95\x02\n\x07\x43omment\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12\x12\n\x04\x62ody\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x0e\n\x06public\x18\x03 \x01(\x08\x12\x14\n\x06\x61uthor\x18\x04 \x01(\tB\x04\xe2\x41\x01\x02\x12/\n\x0b\x61ttachments\x18\x05 \x03(\x0b\x32\x1a.crm.support.v1.Attachment\x12\x35\n\x0b\x63reate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03:T\xea\x41Q\n\x17support.crm.dev/Comment\x12#tickets/{ticket}/comments/{comment}*\x08\x63omments2\x07\x63omment\"\\\n\nAttachment\x12\x17\n\tfile_name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x14\n\x0c\x63ontent_type\x18\x02 \x01(\t\x12\x12\n\nsize_bytes\x18\x03 \x01(\x03\x12\x0b\n\x03uri\x18\x04 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x63rm/support/v1/comment.proto\x12\x0e\x63rm.support.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb1\x02\n\x07\x43omment\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12\x12\n\x04\x62ody\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x0e\n\x06public\x18\x03 \x01(\x08\x12\x14\n\x06\x61uthor\x18\x04 \x01(\tB\x04\xe2\x41\x01\x02\x12/\n\x0b\x61ttachments\x18\x05 \x03(\x0b\x32\x1a.crm.support.v1.Attachment\x12\x35\n\x0b\x63reate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x1a\n\x0c\x61uthor_email\x18\x07 \x01(\tB\x04\xe2\x41\x01\x03:T\xea\x41Q\n\x17support.crm.dev/Comment\x12#tickets/{ticket}/comments/{comment}*\x08\x63omments2\x07\x63omment\"\\\n\nAttachment\x12\x17\n\tfile_name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x14\n\x0c\x63ontent_type\x18\x02 \x01(\t\x12\x12\n\nsize_bytes\x18\x03 \x01(\x03\x12\x0b\n\x03uri\x18\x04 \x01(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -42,12 +42,14 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_COMMENT'].fields_by_name['author']._serialized_options = b'\342A\001\002'
   _globals['_COMMENT'].fields_by_name['create_time']._loaded_options = None
   _globals['_COMMENT'].fields_by_name['create_time']._serialized_options = b'\342A\001\003'
+  _globals['_COMMENT'].fields_by_name['author_email']._loaded_options = None
+  _globals['_COMMENT'].fields_by_name['author_email']._serialized_options = b'\342A\001\003'
   _globals['_COMMENT']._loaded_options = None
   _globals['_COMMENT']._serialized_options = b'\352AQ\n\027support.crm.dev/Comment\022#tickets/{ticket}/comments/{comment}*\010comments2\007comment'
   _globals['_ATTACHMENT'].fields_by_name['file_name']._loaded_options = None
   _globals['_ATTACHMENT'].fields_by_name['file_name']._serialized_options = b'\342A\001\002'
   _globals['_COMMENT']._serialized_start=142
-  _globals['_COMMENT']._serialized_end=419
-  _globals['_ATTACHMENT']._serialized_start=421
-  _globals['_ATTACHMENT']._serialized_end=513
+  _globals['_COMMENT']._serialized_end=447
+  _globals['_ATTACHMENT']._serialized_start=449
+  _globals['_ATTACHMENT']._serialized_end=541
 # @@protoc_insertion_point(module_scope)

@@ -31,6 +31,7 @@ class Comment(_message.Message):
     AUTHOR_FIELD_NUMBER: _builtins.int
     ATTACHMENTS_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
+    AUTHOR_EMAIL_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """Resource name, `tickets/{ticket}/comments/{comment}`."""
     body: _builtins.str
@@ -39,7 +40,13 @@ class Comment(_message.Message):
     """True for a reply the requester sees; false for an internal note."""
     author: _builtins.str
     """Who wrote it: an agent's user id as `agents/{id}`, or the requester as
-    `people/{id}`.
+    `people/{id}`. Empty only for an email from an address no contact has
+    yet (see `author_email`).
+    """
+    author_email: _builtins.str
+    """The sender's address when the comment arrived by email. `author` is
+    empty while no contact is known for that address, and is set to the
+    person once the contacts service has one.
     """
     @_builtins.property
     def attachments(self) -> _containers.RepeatedCompositeFieldContainer[Global___Attachment]:
@@ -58,10 +65,11 @@ class Comment(_message.Message):
         author: _builtins.str = ...,
         attachments: _abc.Iterable[Global___Attachment] | None = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
+        author_email: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attachments", b"attachments", "author", b"author", "body", b"body", "create_time", b"create_time", "name", b"name", "public", b"public"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attachments", b"attachments", "author", b"author", "author_email", b"author_email", "body", b"body", "create_time", b"create_time", "name", b"name", "public", b"public"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

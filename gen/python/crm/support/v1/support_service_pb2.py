@@ -24,12 +24,13 @@ _sym_db = _symbol_database.Default()
 
 from crm.support.v1 import comment_pb2 as crm_dot_support_dot_v1_dot_comment__pb2
 from crm.support.v1 import customer_pb2 as crm_dot_support_dot_v1_dot_customer__pb2
+from crm.support.v1 import email_pb2 as crm_dot_support_dot_v1_dot_email__pb2
 from crm.support.v1 import ticket_pb2 as crm_dot_support_dot_v1_dot_ticket__pb2
 from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$crm/support/v1/support_service.proto\x12\x0e\x63rm.support.v1\x1a\x1c\x63rm/support/v1/comment.proto\x1a\x1d\x63rm/support/v1/customer.proto\x1a\x1b\x63rm/support/v1/ticket.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a google/protobuf/field_mask.proto\"(\n\x12GetCustomerRequest\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"=\n\x14ListCustomersRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"]\n\x15ListCustomersResponse\x12+\n\tcustomers\x18\x01 \x03(\x0b\x32\x18.crm.support.v1.Customer\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"V\n\x13\x43reateTicketRequest\x12,\n\x06ticket\x18\x01 \x01(\x0b\x32\x16.crm.support.v1.TicketB\x04\xe2\x41\x01\x02\x12\x11\n\tticket_id\x18\x02 \x01(\t\"&\n\x10GetTicketRequest\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"]\n\x12ListTicketsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x03 \x01(\t\x12\x10\n\x08order_by\x18\x04 \x01(\t\"W\n\x13ListTicketsResponse\x12\'\n\x07tickets\x18\x01 \x03(\x0b\x32\x16.crm.support.v1.Ticket\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"t\n\x13UpdateTicketRequest\x12,\n\x06ticket\x18\x01 \x01(\x0b\x32\x16.crm.support.v1.TicketB\x04\xe2\x41\x01\x02\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"\\\n\x14\x43reateCommentRequest\x12\x14\n\x06parent\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12.\n\x07\x63omment\x18\x02 \x01(\x0b\x32\x17.crm.support.v1.CommentB\x04\xe2\x41\x01\x02\"R\n\x13ListCommentsRequest\x12\x14\n\x06parent\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"Z\n\x14ListCommentsResponse\x12)\n\x08\x63omments\x18\x01 \x03(\x0b\x32\x17.crm.support.v1.Comment\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\x9f\x05\n\x0eSupportService\x12K\n\x0bGetCustomer\x12\".crm.support.v1.GetCustomerRequest\x1a\x18.crm.support.v1.Customer\x12\\\n\rListCustomers\x12$.crm.support.v1.ListCustomersRequest\x1a%.crm.support.v1.ListCustomersResponse\x12K\n\x0c\x43reateTicket\x12#.crm.support.v1.CreateTicketRequest\x1a\x16.crm.support.v1.Ticket\x12\x45\n\tGetTicket\x12 .crm.support.v1.GetTicketRequest\x1a\x16.crm.support.v1.Ticket\x12V\n\x0bListTickets\x12\".crm.support.v1.ListTicketsRequest\x1a#.crm.support.v1.ListTicketsResponse\x12K\n\x0cUpdateTicket\x12#.crm.support.v1.UpdateTicketRequest\x1a\x16.crm.support.v1.Ticket\x12N\n\rCreateComment\x12$.crm.support.v1.CreateCommentRequest\x1a\x17.crm.support.v1.Comment\x12Y\n\x0cListComments\x12#.crm.support.v1.ListCommentsRequest\x1a$.crm.support.v1.ListCommentsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$crm/support/v1/support_service.proto\x12\x0e\x63rm.support.v1\x1a\x1c\x63rm/support/v1/comment.proto\x1a\x1d\x63rm/support/v1/customer.proto\x1a\x1a\x63rm/support/v1/email.proto\x1a\x1b\x63rm/support/v1/ticket.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a google/protobuf/field_mask.proto\"(\n\x12GetCustomerRequest\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"=\n\x14ListCustomersRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"]\n\x15ListCustomersResponse\x12+\n\tcustomers\x18\x01 \x03(\x0b\x32\x18.crm.support.v1.Customer\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"n\n\x13\x43reateTicketRequest\x12,\n\x06ticket\x18\x01 \x01(\x0b\x32\x16.crm.support.v1.TicketB\x04\xe2\x41\x01\x02\x12\x11\n\tticket_id\x18\x02 \x01(\t\x12\x16\n\x0erequester_name\x18\x03 \x01(\t\"&\n\x10GetTicketRequest\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"]\n\x12ListTicketsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x03 \x01(\t\x12\x10\n\x08order_by\x18\x04 \x01(\t\"W\n\x13ListTicketsResponse\x12\'\n\x07tickets\x18\x01 \x03(\x0b\x32\x16.crm.support.v1.Ticket\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"t\n\x13UpdateTicketRequest\x12,\n\x06ticket\x18\x01 \x01(\x0b\x32\x16.crm.support.v1.TicketB\x04\xe2\x41\x01\x02\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"p\n\x12MergeTicketRequest\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x14\n\x06target\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x0c\n\x04\x65tag\x18\x03 \x01(\t\x12\x14\n\x06\x61uthor\x18\x04 \x01(\tB\x04\xe2\x41\x01\x02\x12\x0c\n\x04note\x18\x05 \x01(\t\"e\n\x13MergeTicketResponse\x12&\n\x06source\x18\x01 \x01(\x0b\x32\x16.crm.support.v1.Ticket\x12&\n\x06target\x18\x02 \x01(\x0b\x32\x16.crm.support.v1.Ticket\"n\n\x11RateTicketRequest\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x45\n\x13satisfaction_rating\x18\x02 \x01(\x0b\x32\".crm.support.v1.SatisfactionRatingB\x04\xe2\x41\x01\x02\"\\\n\x14\x43reateCommentRequest\x12\x14\n\x06parent\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12.\n\x07\x63omment\x18\x02 \x01(\x0b\x32\x17.crm.support.v1.CommentB\x04\xe2\x41\x01\x02\"R\n\x13ListCommentsRequest\x12\x14\n\x06parent\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"Z\n\x14ListCommentsResponse\x12)\n\x08\x63omments\x18\x01 \x03(\x0b\x32\x17.crm.support.v1.Comment\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\x9b\x07\n\x0eSupportService\x12K\n\x0bGetCustomer\x12\".crm.support.v1.GetCustomerRequest\x1a\x18.crm.support.v1.Customer\x12\\\n\rListCustomers\x12$.crm.support.v1.ListCustomersRequest\x1a%.crm.support.v1.ListCustomersResponse\x12K\n\x0c\x43reateTicket\x12#.crm.support.v1.CreateTicketRequest\x1a\x16.crm.support.v1.Ticket\x12\x45\n\tGetTicket\x12 .crm.support.v1.GetTicketRequest\x1a\x16.crm.support.v1.Ticket\x12V\n\x0bListTickets\x12\".crm.support.v1.ListTicketsRequest\x1a#.crm.support.v1.ListTicketsResponse\x12K\n\x0cUpdateTicket\x12#.crm.support.v1.UpdateTicketRequest\x1a\x16.crm.support.v1.Ticket\x12V\n\x0bMergeTicket\x12\".crm.support.v1.MergeTicketRequest\x1a#.crm.support.v1.MergeTicketResponse\x12G\n\nRateTicket\x12!.crm.support.v1.RateTicketRequest\x1a\x16.crm.support.v1.Ticket\x12N\n\rCreateComment\x12$.crm.support.v1.CreateCommentRequest\x1a\x17.crm.support.v1.Comment\x12Y\n\x0cListComments\x12#.crm.support.v1.ListCommentsRequest\x1a$.crm.support.v1.ListCommentsResponse\x12Y\n\x0cReceiveEmail\x12#.crm.support.v1.ReceiveEmailRequest\x1a$.crm.support.v1.ReceiveEmailResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -44,34 +45,50 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETTICKETREQUEST'].fields_by_name['name']._serialized_options = b'\342A\001\002'
   _globals['_UPDATETICKETREQUEST'].fields_by_name['ticket']._loaded_options = None
   _globals['_UPDATETICKETREQUEST'].fields_by_name['ticket']._serialized_options = b'\342A\001\002'
+  _globals['_MERGETICKETREQUEST'].fields_by_name['name']._loaded_options = None
+  _globals['_MERGETICKETREQUEST'].fields_by_name['name']._serialized_options = b'\342A\001\002'
+  _globals['_MERGETICKETREQUEST'].fields_by_name['target']._loaded_options = None
+  _globals['_MERGETICKETREQUEST'].fields_by_name['target']._serialized_options = b'\342A\001\002'
+  _globals['_MERGETICKETREQUEST'].fields_by_name['author']._loaded_options = None
+  _globals['_MERGETICKETREQUEST'].fields_by_name['author']._serialized_options = b'\342A\001\002'
+  _globals['_RATETICKETREQUEST'].fields_by_name['name']._loaded_options = None
+  _globals['_RATETICKETREQUEST'].fields_by_name['name']._serialized_options = b'\342A\001\002'
+  _globals['_RATETICKETREQUEST'].fields_by_name['satisfaction_rating']._loaded_options = None
+  _globals['_RATETICKETREQUEST'].fields_by_name['satisfaction_rating']._serialized_options = b'\342A\001\002'
   _globals['_CREATECOMMENTREQUEST'].fields_by_name['parent']._loaded_options = None
   _globals['_CREATECOMMENTREQUEST'].fields_by_name['parent']._serialized_options = b'\342A\001\002'
   _globals['_CREATECOMMENTREQUEST'].fields_by_name['comment']._loaded_options = None
   _globals['_CREATECOMMENTREQUEST'].fields_by_name['comment']._serialized_options = b'\342A\001\002'
   _globals['_LISTCOMMENTSREQUEST'].fields_by_name['parent']._loaded_options = None
   _globals['_LISTCOMMENTSREQUEST'].fields_by_name['parent']._serialized_options = b'\342A\001\002'
-  _globals['_GETCUSTOMERREQUEST']._serialized_start=213
-  _globals['_GETCUSTOMERREQUEST']._serialized_end=253
-  _globals['_LISTCUSTOMERSREQUEST']._serialized_start=255
-  _globals['_LISTCUSTOMERSREQUEST']._serialized_end=316
-  _globals['_LISTCUSTOMERSRESPONSE']._serialized_start=318
-  _globals['_LISTCUSTOMERSRESPONSE']._serialized_end=411
-  _globals['_CREATETICKETREQUEST']._serialized_start=413
-  _globals['_CREATETICKETREQUEST']._serialized_end=499
-  _globals['_GETTICKETREQUEST']._serialized_start=501
-  _globals['_GETTICKETREQUEST']._serialized_end=539
-  _globals['_LISTTICKETSREQUEST']._serialized_start=541
-  _globals['_LISTTICKETSREQUEST']._serialized_end=634
-  _globals['_LISTTICKETSRESPONSE']._serialized_start=636
-  _globals['_LISTTICKETSRESPONSE']._serialized_end=723
-  _globals['_UPDATETICKETREQUEST']._serialized_start=725
-  _globals['_UPDATETICKETREQUEST']._serialized_end=841
-  _globals['_CREATECOMMENTREQUEST']._serialized_start=843
-  _globals['_CREATECOMMENTREQUEST']._serialized_end=935
-  _globals['_LISTCOMMENTSREQUEST']._serialized_start=937
-  _globals['_LISTCOMMENTSREQUEST']._serialized_end=1019
-  _globals['_LISTCOMMENTSRESPONSE']._serialized_start=1021
-  _globals['_LISTCOMMENTSRESPONSE']._serialized_end=1111
-  _globals['_SUPPORTSERVICE']._serialized_start=1114
-  _globals['_SUPPORTSERVICE']._serialized_end=1785
+  _globals['_GETCUSTOMERREQUEST']._serialized_start=241
+  _globals['_GETCUSTOMERREQUEST']._serialized_end=281
+  _globals['_LISTCUSTOMERSREQUEST']._serialized_start=283
+  _globals['_LISTCUSTOMERSREQUEST']._serialized_end=344
+  _globals['_LISTCUSTOMERSRESPONSE']._serialized_start=346
+  _globals['_LISTCUSTOMERSRESPONSE']._serialized_end=439
+  _globals['_CREATETICKETREQUEST']._serialized_start=441
+  _globals['_CREATETICKETREQUEST']._serialized_end=551
+  _globals['_GETTICKETREQUEST']._serialized_start=553
+  _globals['_GETTICKETREQUEST']._serialized_end=591
+  _globals['_LISTTICKETSREQUEST']._serialized_start=593
+  _globals['_LISTTICKETSREQUEST']._serialized_end=686
+  _globals['_LISTTICKETSRESPONSE']._serialized_start=688
+  _globals['_LISTTICKETSRESPONSE']._serialized_end=775
+  _globals['_UPDATETICKETREQUEST']._serialized_start=777
+  _globals['_UPDATETICKETREQUEST']._serialized_end=893
+  _globals['_MERGETICKETREQUEST']._serialized_start=895
+  _globals['_MERGETICKETREQUEST']._serialized_end=1007
+  _globals['_MERGETICKETRESPONSE']._serialized_start=1009
+  _globals['_MERGETICKETRESPONSE']._serialized_end=1110
+  _globals['_RATETICKETREQUEST']._serialized_start=1112
+  _globals['_RATETICKETREQUEST']._serialized_end=1222
+  _globals['_CREATECOMMENTREQUEST']._serialized_start=1224
+  _globals['_CREATECOMMENTREQUEST']._serialized_end=1316
+  _globals['_LISTCOMMENTSREQUEST']._serialized_start=1318
+  _globals['_LISTCOMMENTSREQUEST']._serialized_end=1400
+  _globals['_LISTCOMMENTSRESPONSE']._serialized_start=1402
+  _globals['_LISTCOMMENTSRESPONSE']._serialized_end=1492
+  _globals['_SUPPORTSERVICE']._serialized_start=1495
+  _globals['_SUPPORTSERVICE']._serialized_end=2418
 # @@protoc_insertion_point(module_scope)

@@ -106,9 +106,15 @@ class CreateTicketRequest(_message.Message):
 
     TICKET_FIELD_NUMBER: _builtins.int
     TICKET_ID_FIELD_NUMBER: _builtins.int
+    REQUESTER_NAME_FIELD_NUMBER: _builtins.int
     ticket_id: _builtins.str
     """Optional client-chosen id (`[a-z0-9-]{1,63}`), so that a retried create
     is idempotent; generated when empty.
+    """
+    requester_name: _builtins.str
+    """The requester's name, up to 200 characters, when the ticket names the
+    requester only by `requester_email`: the contacts service creates the
+    person with it, and `requester_display_name` shows it until then.
     """
     @_builtins.property
     def ticket(self) -> _ticket_pb2.Ticket:
@@ -119,10 +125,11 @@ class CreateTicketRequest(_message.Message):
         *,
         ticket: _ticket_pb2.Ticket | None = ...,
         ticket_id: _builtins.str = ...,
+        requester_name: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["ticket", b"ticket"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["ticket", b"ticket", "ticket_id", b"ticket_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["requester_name", b"requester_name", "ticket", b"ticket", "ticket_id", b"ticket_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -244,6 +251,106 @@ class UpdateTicketRequest(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___UpdateTicketRequest: _TypeAlias = UpdateTicketRequest  # noqa: Y015
+
+@_typing.final
+class MergeTicketRequest(_message.Message):
+    """Request for MergeTicket."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    TARGET_FIELD_NUMBER: _builtins.int
+    ETAG_FIELD_NUMBER: _builtins.int
+    AUTHOR_FIELD_NUMBER: _builtins.int
+    NOTE_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """The ticket merged away, `tickets/{ticket}`; it is closed."""
+    target: _builtins.str
+    """The ticket it is merged into, `tickets/{ticket}`; neither closed nor merged."""
+    etag: _builtins.str
+    """When set, the merge happens only if it matches the source's etag."""
+    author: _builtins.str
+    """The agent merging, `agents/{agent}`; the internal notes are theirs."""
+    note: _builtins.str
+    """Added to the internal notes on both tickets, up to 10,000 characters,
+    e.g. why they are the same request.
+    """
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        target: _builtins.str = ...,
+        etag: _builtins.str = ...,
+        author: _builtins.str = ...,
+        note: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["author", b"author", "etag", b"etag", "name", b"name", "note", b"note", "target", b"target"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MergeTicketRequest: _TypeAlias = MergeTicketRequest  # noqa: Y015
+
+@_typing.final
+class MergeTicketResponse(_message.Message):
+    """Response for MergeTicket."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SOURCE_FIELD_NUMBER: _builtins.int
+    TARGET_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def source(self) -> _ticket_pb2.Ticket:
+        """The ticket merged away, now closed with `merged_into` set."""
+
+    @_builtins.property
+    def target(self) -> _ticket_pb2.Ticket:
+        """The ticket it was merged into, with the conversation, followers and links."""
+
+    def __init__(
+        self,
+        *,
+        source: _ticket_pb2.Ticket | None = ...,
+        target: _ticket_pb2.Ticket | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["source", b"source", "target", b"target"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["source", b"source", "target", b"target"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MergeTicketResponse: _TypeAlias = MergeTicketResponse  # noqa: Y015
+
+@_typing.final
+class RateTicketRequest(_message.Message):
+    """Request for RateTicket."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    SATISFACTION_RATING_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """`tickets/{ticket}`, solved or closed."""
+    @_builtins.property
+    def satisfaction_rating(self) -> _ticket_pb2.SatisfactionRating:
+        """The requester's rating: `score` is required, `comment` optional; the
+        assignee, group and time are recorded by the service.
+        """
+
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        satisfaction_rating: _ticket_pb2.SatisfactionRating | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["satisfaction_rating", b"satisfaction_rating"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "satisfaction_rating", b"satisfaction_rating"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RateTicketRequest: _TypeAlias = RateTicketRequest  # noqa: Y015
 
 @_typing.final
 class CreateCommentRequest(_message.Message):

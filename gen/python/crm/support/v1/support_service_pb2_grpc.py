@@ -5,6 +5,7 @@ import warnings
 
 from crm.support.v1 import comment_pb2 as crm_dot_support_dot_v1_dot_comment__pb2
 from crm.support.v1 import customer_pb2 as crm_dot_support_dot_v1_dot_customer__pb2
+from crm.support.v1 import email_pb2 as crm_dot_support_dot_v1_dot_email__pb2
 from crm.support.v1 import support_service_pb2 as crm_dot_support_dot_v1_dot_support__service__pb2
 from crm.support.v1 import ticket_pb2 as crm_dot_support_dot_v1_dot_ticket__pb2
 
@@ -68,6 +69,16 @@ class SupportServiceStub:
                 request_serializer=crm_dot_support_dot_v1_dot_support__service__pb2.UpdateTicketRequest.SerializeToString,
                 response_deserializer=crm_dot_support_dot_v1_dot_ticket__pb2.Ticket.FromString,
                 _registered_method=True)
+        self.MergeTicket = channel.unary_unary(
+                '/crm.support.v1.SupportService/MergeTicket',
+                request_serializer=crm_dot_support_dot_v1_dot_support__service__pb2.MergeTicketRequest.SerializeToString,
+                response_deserializer=crm_dot_support_dot_v1_dot_support__service__pb2.MergeTicketResponse.FromString,
+                _registered_method=True)
+        self.RateTicket = channel.unary_unary(
+                '/crm.support.v1.SupportService/RateTicket',
+                request_serializer=crm_dot_support_dot_v1_dot_support__service__pb2.RateTicketRequest.SerializeToString,
+                response_deserializer=crm_dot_support_dot_v1_dot_ticket__pb2.Ticket.FromString,
+                _registered_method=True)
         self.CreateComment = channel.unary_unary(
                 '/crm.support.v1.SupportService/CreateComment',
                 request_serializer=crm_dot_support_dot_v1_dot_support__service__pb2.CreateCommentRequest.SerializeToString,
@@ -77,6 +88,11 @@ class SupportServiceStub:
                 '/crm.support.v1.SupportService/ListComments',
                 request_serializer=crm_dot_support_dot_v1_dot_support__service__pb2.ListCommentsRequest.SerializeToString,
                 response_deserializer=crm_dot_support_dot_v1_dot_support__service__pb2.ListCommentsResponse.FromString,
+                _registered_method=True)
+        self.ReceiveEmail = channel.unary_unary(
+                '/crm.support.v1.SupportService/ReceiveEmail',
+                request_serializer=crm_dot_support_dot_v1_dot_email__pb2.ReceiveEmailRequest.SerializeToString,
+                response_deserializer=crm_dot_support_dot_v1_dot_email__pb2.ReceiveEmailResponse.FromString,
                 _registered_method=True)
 
 
@@ -128,6 +144,26 @@ class SupportServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def MergeTicket(self, request, context):
+        """Merges the ticket `name` into `target` (custom method `tickets/*:merge`):
+        its conversation, followers and links move to the target, it closes
+        with `merged_into` set, both get an internal note, and `ticket.merged`
+        is announced. FAILED_PRECONDITION when either ticket is closed or the
+        target was itself merged; ABORTED on a stale etag.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RateTicket(self, request, context):
+        """Records the requester's satisfaction rating on a solved or closed ticket
+        (custom method `tickets/*:rate`); a ticket is rated at most once
+        (ALREADY_EXISTS), FAILED_PRECONDITION before it is solved.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def CreateComment(self, request, context):
         """Adds a public reply or an internal note to a ticket.
         """
@@ -137,6 +173,17 @@ class SupportServiceServicer:
 
     def ListComments(self, request, context):
         """Lists a ticket's conversation, oldest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReceiveEmail(self, request, context):
+        """Turns a received email into a ticket or a reply on one. A reply is found
+        by In-Reply-To/References (any message received before) or by a ticket
+        token such as `[#1042]` in the subject; a reply to a closed ticket opens
+        a follow-up ticket. A Message-ID received before changes nothing
+        (DUPLICATE). Attachments are kept as metadata only.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -175,6 +222,16 @@ def add_SupportServiceServicer_to_server(servicer, server):
                     request_deserializer=crm_dot_support_dot_v1_dot_support__service__pb2.UpdateTicketRequest.FromString,
                     response_serializer=crm_dot_support_dot_v1_dot_ticket__pb2.Ticket.SerializeToString,
             ),
+            'MergeTicket': grpc.unary_unary_rpc_method_handler(
+                    servicer.MergeTicket,
+                    request_deserializer=crm_dot_support_dot_v1_dot_support__service__pb2.MergeTicketRequest.FromString,
+                    response_serializer=crm_dot_support_dot_v1_dot_support__service__pb2.MergeTicketResponse.SerializeToString,
+            ),
+            'RateTicket': grpc.unary_unary_rpc_method_handler(
+                    servicer.RateTicket,
+                    request_deserializer=crm_dot_support_dot_v1_dot_support__service__pb2.RateTicketRequest.FromString,
+                    response_serializer=crm_dot_support_dot_v1_dot_ticket__pb2.Ticket.SerializeToString,
+            ),
             'CreateComment': grpc.unary_unary_rpc_method_handler(
                     servicer.CreateComment,
                     request_deserializer=crm_dot_support_dot_v1_dot_support__service__pb2.CreateCommentRequest.FromString,
@@ -184,6 +241,11 @@ def add_SupportServiceServicer_to_server(servicer, server):
                     servicer.ListComments,
                     request_deserializer=crm_dot_support_dot_v1_dot_support__service__pb2.ListCommentsRequest.FromString,
                     response_serializer=crm_dot_support_dot_v1_dot_support__service__pb2.ListCommentsResponse.SerializeToString,
+            ),
+            'ReceiveEmail': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReceiveEmail,
+                    request_deserializer=crm_dot_support_dot_v1_dot_email__pb2.ReceiveEmailRequest.FromString,
+                    response_serializer=crm_dot_support_dot_v1_dot_email__pb2.ReceiveEmailResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -360,6 +422,60 @@ class SupportService:
             _registered_method=True)
 
     @staticmethod
+    def MergeTicket(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.support.v1.SupportService/MergeTicket',
+            crm_dot_support_dot_v1_dot_support__service__pb2.MergeTicketRequest.SerializeToString,
+            crm_dot_support_dot_v1_dot_support__service__pb2.MergeTicketResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RateTicket(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.support.v1.SupportService/RateTicket',
+            crm_dot_support_dot_v1_dot_support__service__pb2.RateTicketRequest.SerializeToString,
+            crm_dot_support_dot_v1_dot_ticket__pb2.Ticket.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def CreateComment(request,
             target,
             options=(),
@@ -403,6 +519,33 @@ class SupportService:
             '/crm.support.v1.SupportService/ListComments',
             crm_dot_support_dot_v1_dot_support__service__pb2.ListCommentsRequest.SerializeToString,
             crm_dot_support_dot_v1_dot_support__service__pb2.ListCommentsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReceiveEmail(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.support.v1.SupportService/ReceiveEmail',
+            crm_dot_support_dot_v1_dot_email__pb2.ReceiveEmailRequest.SerializeToString,
+            crm_dot_support_dot_v1_dot_email__pb2.ReceiveEmailResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -6,6 +6,7 @@ isort:skip_file
 from collections import abc as _abc
 from crm.support.v1 import comment_pb2 as _comment_pb2
 from crm.support.v1 import customer_pb2 as _customer_pb2
+from crm.support.v1 import email_pb2 as _email_pb2
 from crm.support.v1 import support_service_pb2 as _support_service_pb2
 from crm.support.v1 import ticket_pb2 as _ticket_pb2
 from grpc import aio as _aio
@@ -51,10 +52,29 @@ class SupportServiceStub:
     allowed transitions (FAILED_PRECONDITION otherwise; closed is final);
     ABORTED on a stale etag.
     """
+    MergeTicket: _grpc.UnaryUnaryMultiCallable[_support_service_pb2.MergeTicketRequest, _support_service_pb2.MergeTicketResponse]
+    """Merges the ticket `name` into `target` (custom method `tickets/*:merge`):
+    its conversation, followers and links move to the target, it closes
+    with `merged_into` set, both get an internal note, and `ticket.merged`
+    is announced. FAILED_PRECONDITION when either ticket is closed or the
+    target was itself merged; ABORTED on a stale etag.
+    """
+    RateTicket: _grpc.UnaryUnaryMultiCallable[_support_service_pb2.RateTicketRequest, _ticket_pb2.Ticket]
+    """Records the requester's satisfaction rating on a solved or closed ticket
+    (custom method `tickets/*:rate`); a ticket is rated at most once
+    (ALREADY_EXISTS), FAILED_PRECONDITION before it is solved.
+    """
     CreateComment: _grpc.UnaryUnaryMultiCallable[_support_service_pb2.CreateCommentRequest, _comment_pb2.Comment]
     """Adds a public reply or an internal note to a ticket."""
     ListComments: _grpc.UnaryUnaryMultiCallable[_support_service_pb2.ListCommentsRequest, _support_service_pb2.ListCommentsResponse]
     """Lists a ticket's conversation, oldest first."""
+    ReceiveEmail: _grpc.UnaryUnaryMultiCallable[_email_pb2.ReceiveEmailRequest, _email_pb2.ReceiveEmailResponse]
+    """Turns a received email into a ticket or a reply on one. A reply is found
+    by In-Reply-To/References (any message received before) or by a ticket
+    token such as `[#1042]` in the subject; a reply to a closed ticket opens
+    a follow-up ticket. A Message-ID received before changes nothing
+    (DUPLICATE). Attachments are kept as metadata only.
+    """
 
 @_typing.type_check_only
 class SupportServiceAsyncStub(SupportServiceStub):
@@ -76,10 +96,29 @@ class SupportServiceAsyncStub(SupportServiceStub):
     allowed transitions (FAILED_PRECONDITION otherwise; closed is final);
     ABORTED on a stale etag.
     """
+    MergeTicket: _aio.UnaryUnaryMultiCallable[_support_service_pb2.MergeTicketRequest, _support_service_pb2.MergeTicketResponse]  # type: ignore[assignment]
+    """Merges the ticket `name` into `target` (custom method `tickets/*:merge`):
+    its conversation, followers and links move to the target, it closes
+    with `merged_into` set, both get an internal note, and `ticket.merged`
+    is announced. FAILED_PRECONDITION when either ticket is closed or the
+    target was itself merged; ABORTED on a stale etag.
+    """
+    RateTicket: _aio.UnaryUnaryMultiCallable[_support_service_pb2.RateTicketRequest, _ticket_pb2.Ticket]  # type: ignore[assignment]
+    """Records the requester's satisfaction rating on a solved or closed ticket
+    (custom method `tickets/*:rate`); a ticket is rated at most once
+    (ALREADY_EXISTS), FAILED_PRECONDITION before it is solved.
+    """
     CreateComment: _aio.UnaryUnaryMultiCallable[_support_service_pb2.CreateCommentRequest, _comment_pb2.Comment]  # type: ignore[assignment]
     """Adds a public reply or an internal note to a ticket."""
     ListComments: _aio.UnaryUnaryMultiCallable[_support_service_pb2.ListCommentsRequest, _support_service_pb2.ListCommentsResponse]  # type: ignore[assignment]
     """Lists a ticket's conversation, oldest first."""
+    ReceiveEmail: _aio.UnaryUnaryMultiCallable[_email_pb2.ReceiveEmailRequest, _email_pb2.ReceiveEmailResponse]  # type: ignore[assignment]
+    """Turns a received email into a ticket or a reply on one. A reply is found
+    by In-Reply-To/References (any message received before) or by a ticket
+    token such as `[#1042]` in the subject; a reply to a closed ticket opens
+    a follow-up ticket. A Message-ID received before changes nothing
+    (DUPLICATE). Attachments are kept as metadata only.
+    """
 
 class SupportServiceServicer(metaclass=_abc_1.ABCMeta):
     """SupportService runs the helpdesk."""
@@ -136,6 +175,30 @@ class SupportServiceServicer(metaclass=_abc_1.ABCMeta):
         """
 
     @_abc_1.abstractmethod
+    def MergeTicket(
+        self,
+        request: _support_service_pb2.MergeTicketRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_support_service_pb2.MergeTicketResponse, _abc.Awaitable[_support_service_pb2.MergeTicketResponse]]:
+        """Merges the ticket `name` into `target` (custom method `tickets/*:merge`):
+        its conversation, followers and links move to the target, it closes
+        with `merged_into` set, both get an internal note, and `ticket.merged`
+        is announced. FAILED_PRECONDITION when either ticket is closed or the
+        target was itself merged; ABORTED on a stale etag.
+        """
+
+    @_abc_1.abstractmethod
+    def RateTicket(
+        self,
+        request: _support_service_pb2.RateTicketRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_ticket_pb2.Ticket, _abc.Awaitable[_ticket_pb2.Ticket]]:
+        """Records the requester's satisfaction rating on a solved or closed ticket
+        (custom method `tickets/*:rate`); a ticket is rated at most once
+        (ALREADY_EXISTS), FAILED_PRECONDITION before it is solved.
+        """
+
+    @_abc_1.abstractmethod
     def CreateComment(
         self,
         request: _support_service_pb2.CreateCommentRequest,
@@ -150,5 +213,18 @@ class SupportServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_support_service_pb2.ListCommentsResponse, _abc.Awaitable[_support_service_pb2.ListCommentsResponse]]:
         """Lists a ticket's conversation, oldest first."""
+
+    @_abc_1.abstractmethod
+    def ReceiveEmail(
+        self,
+        request: _email_pb2.ReceiveEmailRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_email_pb2.ReceiveEmailResponse, _abc.Awaitable[_email_pb2.ReceiveEmailResponse]]:
+        """Turns a received email into a ticket or a reply on one. A reply is found
+        by In-Reply-To/References (any message received before) or by a ticket
+        token such as `[#1042]` in the subject; a reply to a closed ticket opens
+        a follow-up ticket. A Message-ID received before changes nothing
+        (DUPLICATE). Attachments are kept as metadata only.
+        """
 
 def add_SupportServiceServicer_to_server(servicer: SupportServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

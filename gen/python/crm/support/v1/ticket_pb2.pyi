@@ -4,6 +4,7 @@ isort:skip_file
 """
 
 from collections import abc as _abc
+from crm.support.v1 import comment_pb2 as _comment_pb2
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import message as _message
@@ -263,6 +264,7 @@ class Ticket(_message.Message):
     MERGED_INTO_FIELD_NUMBER: _builtins.int
     SATISFACTION_RATING_FIELD_NUMBER: _builtins.int
     LINKS_FIELD_NUMBER: _builtins.int
+    ATTACHMENTS_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """Resource name, `tickets/{ticket}`."""
     number: _builtins.int
@@ -290,7 +292,10 @@ class Ticket(_message.Message):
     contacts service is asked to create one and `requester` follows.
     """
     requester_display_name: _builtins.str
-    """The requester's name, from the helpdesk's copy of the customer."""
+    """The requester's name, from the helpdesk's copy of the customer; until
+    that is known, the name given with `requester_email` (CreateTicket's
+    `requester_name`, an email's From).
+    """
     assignee: _builtins.str
     """The agent working the ticket, `agents/{agent}`; empty when unassigned."""
     group: _builtins.str
@@ -347,6 +352,12 @@ class Ticket(_message.Message):
         (`projects/{project}/tasks/{task}`) and opportunities (`opportunities/{opportunity}`).
         """
 
+    @_builtins.property
+    def attachments(self) -> _containers.RepeatedCompositeFieldContainer[_comment_pb2.Attachment]:
+        """Files attached to the description (the first message); only their
+        metadata is kept, as for comments.
+        """
+
     def __init__(
         self,
         *,
@@ -378,10 +389,11 @@ class Ticket(_message.Message):
         merged_into: _builtins.str = ...,
         satisfaction_rating: Global___SatisfactionRating | None = ...,
         links: _abc.Iterable[_builtins.str] | None = ...,
+        attachments: _abc.Iterable[_comment_pb2.Attachment] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "first_response_time", b"first_response_time", "satisfaction_rating", b"satisfaction_rating", "sla_due_time", b"sla_due_time", "solve_time", b"solve_time", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["assignee", b"assignee", "channel", b"channel", "create_time", b"create_time", "custom_fields", b"custom_fields", "description", b"description", "etag", b"etag", "first_response_time", b"first_response_time", "followers", b"followers", "group", b"group", "links", b"links", "merged_into", b"merged_into", "name", b"name", "number", b"number", "organization", b"organization", "priority", b"priority", "requester", b"requester", "requester_display_name", b"requester_display_name", "requester_email", b"requester_email", "satisfaction_rating", b"satisfaction_rating", "sla_due_time", b"sla_due_time", "sla_policy", b"sla_policy", "sla_targets", b"sla_targets", "solve_time", b"solve_time", "status", b"status", "subject", b"subject", "tags", b"tags", "type", b"type", "update_time", b"update_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["assignee", b"assignee", "attachments", b"attachments", "channel", b"channel", "create_time", b"create_time", "custom_fields", b"custom_fields", "description", b"description", "etag", b"etag", "first_response_time", b"first_response_time", "followers", b"followers", "group", b"group", "links", b"links", "merged_into", b"merged_into", "name", b"name", "number", b"number", "organization", b"organization", "priority", b"priority", "requester", b"requester", "requester_display_name", b"requester_display_name", "requester_email", b"requester_email", "satisfaction_rating", b"satisfaction_rating", "sla_due_time", b"sla_due_time", "sla_policy", b"sla_policy", "sla_targets", b"sla_targets", "solve_time", b"solve_time", "status", b"status", "subject", b"subject", "tags", b"tags", "type", b"type", "update_time", b"update_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -400,6 +412,7 @@ class SlaTarget(_message.Message):
     BREACHED_FIELD_NUMBER: _builtins.int
     PAUSED_FIELD_NUMBER: _builtins.int
     REMAINING_FIELD_NUMBER: _builtins.int
+    WARNING_TIME_FIELD_NUMBER: _builtins.int
     metric: Global___SlaMetric.ValueType
     """What must happen."""
     breached: _builtins.bool
@@ -422,6 +435,12 @@ class SlaTarget(_message.Message):
     def remaining(self) -> _duration_pb2.Duration:
         """Business time left when the clock was paused."""
 
+    @_builtins.property
+    def warning_time(self) -> _timestamp_pb2.Timestamp:
+        """When `ticket.sla_warning` fires (or fired): the policy's warning lead
+        before the due time; unset while paused or when the policy has no lead.
+        """
+
     def __init__(
         self,
         *,
@@ -432,10 +451,11 @@ class SlaTarget(_message.Message):
         breached: _builtins.bool = ...,
         paused: _builtins.bool = ...,
         remaining: _duration_pb2.Duration | None = ...,
+        warning_time: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["due_time", b"due_time", "fulfill_time", b"fulfill_time", "remaining", b"remaining", "target", b"target"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["due_time", b"due_time", "fulfill_time", b"fulfill_time", "remaining", b"remaining", "target", b"target", "warning_time", b"warning_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["breached", b"breached", "due_time", b"due_time", "fulfill_time", b"fulfill_time", "metric", b"metric", "paused", b"paused", "remaining", b"remaining", "target", b"target"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["breached", b"breached", "due_time", b"due_time", "fulfill_time", b"fulfill_time", "metric", b"metric", "paused", b"paused", "remaining", b"remaining", "target", b"target", "warning_time", b"warning_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
