@@ -34,6 +34,8 @@ from functools import cache
 from types import MappingProxyType
 from zoneinfo import ZoneInfo, available_timezones
 
+import holidays
+
 from crm_common.errors import InvalidArgument, Violations
 
 END_OF_DAY = time.max
@@ -263,10 +265,6 @@ def holidays_for(
 
     Uses the `holidays` package, imported here only, so the arithmetic works without it.
     """
-    try:
-        import holidays
-    except ImportError as error:  # pragma: no cover - it is a declared dependency
-        raise RuntimeError("holidays_for needs the `holidays` package") from error
     try:
         found = holidays.country_holidays(
             country_code, subdiv=subdivision, years=list(years), language=language
