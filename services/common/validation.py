@@ -5,9 +5,13 @@ tickets by the same rules instead of a copy of them.
 """
 
 import re
-from typing import Any
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any, TypeVar
 
 from crm_common.errors import Violations
+
+T = TypeVar("T")
 
 TAG_MAX = 64
 TAGS_MAX = 50
@@ -52,3 +56,14 @@ def normalise_tags(tags: tuple[str, ...], violations: Violations, path: str) -> 
             violations.add(f"{path}[{index}]", f"tags are 1-{TAG_MAX} characters without commas")
         result[clean] = None
     return tuple(result)
+
+
+def apply_changes(
+    details: T, changes: dict[str, Any], normalise: Callable[[T, Violations], T]
+) -> tuple[T, list[str]]:
+    """`details` with `changes` applied and normalised (INVALID_ARGUMENT listing every
+    violation), and the names of the fields whose value really changed."""
+    violations = Violations()
+    merged = normalise(replace(details, **changes), violations)  # type: ignore[type-var]
+    violations.raise_if_any()
+    return merged, [n for n in changes if getattr(merged, n) != getattr(details, n)]

@@ -1,6 +1,7 @@
 """Wires the support service: `python -m crm_support.main`."""
 
 from pathlib import Path
+from types import ModuleType
 
 from crm.support.v1 import (
     agent_service_pb2,
@@ -28,39 +29,23 @@ from crm_support.events.contacts import CONTACTS
 from crm_support.handlers.automations import run_automations
 from crm_support.handlers.sla_clock import check_sla_clocks
 
-# Each gRPC service of the helpdesk: its descriptor, how to add it to a
-# server, and the servicer class (built from the unit-of-work factory).
+
+def _service(pb2: ModuleType, pb2_grpc: ModuleType, name: str, servicer: type) -> tuple:
+    """A gRPC service of the helpdesk: its descriptor, the generated function that
+    adds it to a server, and the servicer class (built from the unit-of-work factory)."""
+    add_to_server = getattr(pb2_grpc, f"add_{name}Servicer_to_server")
+    return pb2.DESCRIPTOR.services_by_name[name], add_to_server, servicer
+
+
 SERVICES = [
-    (
-        support_service_pb2.DESCRIPTOR.services_by_name["SupportService"],
-        support_service_pb2_grpc.add_SupportServiceServicer_to_server,
-        SupportServicer,
+    _service(support_service_pb2, support_service_pb2_grpc, "SupportService", SupportServicer),
+    _service(agent_service_pb2, agent_service_pb2_grpc, "AgentService", AgentServicer),
+    _service(view_service_pb2, view_service_pb2_grpc, "ViewService", ViewServicer),
+    _service(report_service_pb2, report_service_pb2_grpc, "ReportService", ReportServicer),
+    _service(
+        automation_service_pb2, automation_service_pb2_grpc, "AutomationService", AutomationServicer
     ),
-    (
-        agent_service_pb2.DESCRIPTOR.services_by_name["AgentService"],
-        agent_service_pb2_grpc.add_AgentServiceServicer_to_server,
-        AgentServicer,
-    ),
-    (
-        view_service_pb2.DESCRIPTOR.services_by_name["ViewService"],
-        view_service_pb2_grpc.add_ViewServiceServicer_to_server,
-        ViewServicer,
-    ),
-    (
-        report_service_pb2.DESCRIPTOR.services_by_name["ReportService"],
-        report_service_pb2_grpc.add_ReportServiceServicer_to_server,
-        ReportServicer,
-    ),
-    (
-        automation_service_pb2.DESCRIPTOR.services_by_name["AutomationService"],
-        automation_service_pb2_grpc.add_AutomationServiceServicer_to_server,
-        AutomationServicer,
-    ),
-    (
-        sla_service_pb2.DESCRIPTOR.services_by_name["SlaService"],
-        sla_service_pb2_grpc.add_SlaServiceServicer_to_server,
-        SlaServicer,
-    ),
+    _service(sla_service_pb2, sla_service_pb2_grpc, "SlaService", SlaServicer),
 ]
 
 JOBS: list[server.Job] = [

@@ -8,6 +8,7 @@ from typing import Any
 
 from crm_common.errors import FailedPrecondition, Violations
 from crm_common.validation import (
+    apply_changes,
     check_id,
     check_length,
     is_email_address,
@@ -94,10 +95,7 @@ class Lead:
 
     def update(self, changes: dict[str, Any], now: datetime) -> list[str]:
         self._refuse_if_converted()
-        violations = Violations()
-        merged = normalise(replace(self.details, **changes), violations)
-        violations.raise_if_any()
-        changed = [n for n in changes if getattr(merged, n) != getattr(self.details, n)]
+        merged, changed = apply_changes(self.details, changes, normalise)
         if changed:
             self.details = merged
             self._touch(now)

@@ -8,7 +8,13 @@ from enum import IntEnum
 from typing import Any
 
 from crm_common.errors import FailedPrecondition, Violations
-from crm_common.validation import check_count, check_id, check_length, normalise_tags
+from crm_common.validation import (
+    apply_changes,
+    check_count,
+    check_id,
+    check_length,
+    normalise_tags,
+)
 from crm_sales.domain.money import Money, check_money
 from crm_sales.domain.pipelines import Pipeline
 
@@ -120,10 +126,7 @@ class Opportunity:
 
     def update(self, changes: dict[str, Any], now: datetime) -> list[str]:
         self._refuse_if_closed("edited")
-        violations = Violations()
-        merged = normalise(replace(self.details, **changes), violations)
-        violations.raise_if_any()
-        changed = [n for n in changes if getattr(merged, n) != getattr(self.details, n)]
+        merged, changed = apply_changes(self.details, changes, normalise)
         if changed:
             self.details = merged
             self._touch(now)

@@ -11,6 +11,7 @@ from crm_common.filtering import Expr
 from crm_common.listing import Page
 from crm_common.messaging.uow import UnitOfWork
 from crm_common.pagination import SortKey
+from crm_common.resources import check_retried_create
 from crm_support.domain.agents import Agent, AgentDetails, Group, GroupDetails
 from crm_support.domain.tickets import GROUPS
 from crm_support.storage.agents import AgentRepository, GroupRepository
@@ -24,8 +25,7 @@ async def create_agent(uow: UnitOfWork, details: AgentDetails, agent_id: str = "
         repository = AgentRepository(uow.session)
         agent = Agent.create(agent_id or uuid.uuid4().hex, details, datetime.now(UTC))
         if agent_id and (existing := await repository.get(agent_id)) is not None:
-            if existing.details != agent.details:
-                raise AlreadyExists(f"{existing.name} already exists with other content")
+            check_retried_create(existing.name, existing.details, agent.details)
             return existing
         await _check_groups(GroupRepository(uow.session), agent.details.groups)
         await _check_email(repository, agent)
@@ -94,8 +94,7 @@ async def create_group(uow: UnitOfWork, details: GroupDetails, group_id: str = "
         repository = GroupRepository(uow.session)
         group = Group.create(group_id or uuid.uuid4().hex, details, datetime.now(UTC))
         if group_id and (existing := await repository.get(group_id)) is not None:
-            if existing.details != group.details:
-                raise AlreadyExists(f"{existing.name} already exists with other content")
+            check_retried_create(existing.name, existing.details, group.details)
             return existing
         await repository.add(group)
         await uow.commit()

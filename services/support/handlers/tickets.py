@@ -6,12 +6,13 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from crm_common.errors import AlreadyExists, NotFound
+from crm_common.errors import NotFound
 from crm_common.etags import check_etag
 from crm_common.filtering import Expr
 from crm_common.listing import Page
 from crm_common.messaging.uow import UnitOfWork
 from crm_common.pagination import SortKey
+from crm_common.resources import check_retried_create
 from crm_support.domain.tickets import Channel, Ticket, TicketDetails
 from crm_support.handlers.change import TicketChange
 from crm_support.handlers.requester_by_email import lock_requester_address
@@ -96,6 +97,7 @@ def _same_create(existing: Ticket, details: TicketDetails, channel: Channel) -> 
     if not requested.requester and requested.requester_email == existing.details.requester_email:
         # The requester has been found by that address since.
         requested = replace(requested, requester=existing.details.requester)
-    if requested != existing.details or candidate.channel != existing.channel:
-        raise AlreadyExists(f"{existing.name} already exists with other content")
+    check_retried_create(
+        existing.name, (existing.details, existing.channel), (requested, candidate.channel)
+    )
     return existing
