@@ -14,6 +14,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 import grpc
 from google.protobuf.descriptor import ServiceDescriptor
@@ -59,6 +61,25 @@ class Runtime:
 
 
 @dataclass(frozen=True)
+class GrpcService:
+    """One gRPC service a process serves: its descriptor (for reflection and
+    health), the generated function adding it to a server, and the servicer
+    class, built from the unit-of-work factory."""
+
+    descriptor: ServiceDescriptor
+    add_to_server: Callable[[Any, grpc.aio.Server], None]
+    servicer: Callable[[Callable[[], UnitOfWork]], Any]
+
+
+def grpc_service(
+    pb2: ModuleType, pb2_grpc: ModuleType, name: str, servicer: Callable[..., Any]
+) -> GrpcService:
+    """The service `name` of a generated module pair, served by `servicer`."""
+    add_to_server = getattr(pb2_grpc, f"add_{name}Servicer_to_server")
+    return GrpcService(pb2.DESCRIPTOR.services_by_name[name], add_to_server, servicer)
+
+
+@dataclass(frozen=True)
 class Job:
     """Work a service does on a clock rather than on request, e.g. announcing
     SLA breaches. `run` does what is due at the given time, in its own units
@@ -74,8 +95,7 @@ class ServiceSpec:
 
     name: str
     migrations: Path
-    grpc_services: Sequence[ServiceDescriptor]
-    register: Callable[[grpc.aio.Server, Runtime], None]
+    services: Sequence[GrpcService]
     subscriptions: Sequence[Subscription] = field(default=())
     jobs: Sequence[Job] = field(default=())
 
@@ -103,7 +123,7 @@ async def serve(spec: ServiceSpec, settings: ServiceSettings, suite: SuiteSettin
     )
     health = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
-    service_names = [descriptor.full_name for descriptor in spec.grpc_services]
+    service_names = [service.descriptor.full_name for service in spec.services]
     reflection.enable_server_reflection(
         [
             *service_names,
@@ -112,7 +132,8 @@ async def serve(spec: ServiceSpec, settings: ServiceSettings, suite: SuiteSettin
         ],
         server,
     )
-    spec.register(server, runtime)
+    for service in spec.services:
+        service.add_to_server(service.servicer(runtime.unit_of_work), server)
     port = server.add_insecure_port(settings.listen_address)
     if port == 0:
         raise SystemExit(f"cannot listen on {settings.listen_address}")

@@ -11,12 +11,11 @@ from crm_contacts.events.subscriptions import one_per_source
 SPEC = server.ServiceSpec(
     name="contacts",
     migrations=Path(__file__).parent / "storage" / "migrations",
-    grpc_services=[contacts_service_pb2.DESCRIPTOR.services_by_name["ContactsService"]],
-    register=lambda grpc_server, runtime: (
-        contacts_service_pb2_grpc.add_ContactsServiceServicer_to_server(
-            ContactsServicer(runtime.unit_of_work), grpc_server
+    services=[
+        server.grpc_service(
+            contacts_service_pb2, contacts_service_pb2_grpc, "ContactsService", ContactsServicer
         )
-    ),
+    ],
     subscriptions=one_per_source(
         timeline.SALES, timeline.SUPPORT, requesters.SUPPORT, timeline.PROJECTS
     ),

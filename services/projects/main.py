@@ -8,12 +8,14 @@ from crm_common import server
 SPEC = server.ServiceSpec(
     name="projects",
     migrations=Path(__file__).parent / "storage" / "migrations",
-    grpc_services=[projects_service_pb2.DESCRIPTOR.services_by_name["ProjectsService"]],
-    register=lambda grpc_server, runtime: (
-        projects_service_pb2_grpc.add_ProjectsServiceServicer_to_server(
-            projects_service_pb2_grpc.ProjectsServiceServicer(), grpc_server
+    services=[
+        server.grpc_service(
+            projects_service_pb2,
+            projects_service_pb2_grpc,
+            "ProjectsService",
+            lambda units: projects_service_pb2_grpc.ProjectsServiceServicer(),
         )
-    ),
+    ],
 )
 
 

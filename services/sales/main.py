@@ -8,10 +8,14 @@ from crm_common import server
 SPEC = server.ServiceSpec(
     name="sales",
     migrations=Path(__file__).parent / "storage" / "migrations",
-    grpc_services=[sales_service_pb2.DESCRIPTOR.services_by_name["SalesService"]],
-    register=lambda grpc_server, runtime: sales_service_pb2_grpc.add_SalesServiceServicer_to_server(
-        sales_service_pb2_grpc.SalesServiceServicer(), grpc_server
-    ),
+    services=[
+        server.grpc_service(
+            sales_service_pb2,
+            sales_service_pb2_grpc,
+            "SalesService",
+            lambda units: sales_service_pb2_grpc.SalesServiceServicer(),
+        )
+    ],
 )
 
 

@@ -1,7 +1,6 @@
 """Wires the support service: `python -m crm_support.main`."""
 
 from pathlib import Path
-from types import ModuleType
 
 from crm.support.v1 import (
     agent_service_pb2,
@@ -18,7 +17,6 @@ from crm.support.v1 import (
     view_service_pb2_grpc,
 )
 from crm_common import server
-from crm_common.messaging.uow import UnitOfWorkFactory
 from crm_support.api.agent_service import AgentServicer
 from crm_support.api.automation import AutomationServicer
 from crm_support.api.reports import ReportServicer
@@ -29,23 +27,19 @@ from crm_support.events.contacts import CONTACTS
 from crm_support.handlers.automations import run_automations
 from crm_support.handlers.sla_clock import check_sla_clocks
 
-
-def _service(pb2: ModuleType, pb2_grpc: ModuleType, name: str, servicer: type) -> tuple:
-    """A gRPC service of the helpdesk: its descriptor, the generated function that
-    adds it to a server, and the servicer class (built from the unit-of-work factory)."""
-    add_to_server = getattr(pb2_grpc, f"add_{name}Servicer_to_server")
-    return pb2.DESCRIPTOR.services_by_name[name], add_to_server, servicer
-
-
 SERVICES = [
-    _service(support_service_pb2, support_service_pb2_grpc, "SupportService", SupportServicer),
-    _service(agent_service_pb2, agent_service_pb2_grpc, "AgentService", AgentServicer),
-    _service(view_service_pb2, view_service_pb2_grpc, "ViewService", ViewServicer),
-    _service(report_service_pb2, report_service_pb2_grpc, "ReportService", ReportServicer),
-    _service(
+    server.grpc_service(
+        support_service_pb2, support_service_pb2_grpc, "SupportService", SupportServicer
+    ),
+    server.grpc_service(agent_service_pb2, agent_service_pb2_grpc, "AgentService", AgentServicer),
+    server.grpc_service(view_service_pb2, view_service_pb2_grpc, "ViewService", ViewServicer),
+    server.grpc_service(
+        report_service_pb2, report_service_pb2_grpc, "ReportService", ReportServicer
+    ),
+    server.grpc_service(
         automation_service_pb2, automation_service_pb2_grpc, "AutomationService", AutomationServicer
     ),
-    _service(sla_service_pb2, sla_service_pb2_grpc, "SlaService", SlaServicer),
+    server.grpc_service(sla_service_pb2, sla_service_pb2_grpc, "SlaService", SlaServicer),
 ]
 
 JOBS: list[server.Job] = [
@@ -54,17 +48,10 @@ JOBS: list[server.Job] = [
 ]
 
 
-def _register(grpc_server: object, runtime: server.Runtime) -> None:
-    units: UnitOfWorkFactory = runtime.unit_of_work
-    for _, add_to_server, servicer in SERVICES:
-        add_to_server(servicer(units), grpc_server)
-
-
 SPEC = server.ServiceSpec(
     name="support",
     migrations=Path(__file__).parent / "storage" / "migrations",
-    grpc_services=[descriptor for descriptor, _, _ in SERVICES],
-    register=_register,  # type: ignore[arg-type]
+    services=SERVICES,
     subscriptions=[CONTACTS],
     jobs=JOBS,
 )

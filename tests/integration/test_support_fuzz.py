@@ -9,8 +9,8 @@ from crm_support.main import SERVICES
 from tests.integration.harness import Suite
 from tests.support.fuzzing import FORBIDDEN, call, methods, requests, st_examples
 
-ALL_METHODS = [method for descriptor, _, _ in SERVICES for method in methods(descriptor)]
-SERVICE = SERVICES[0][0]
+ALL_METHODS = [method for service in SERVICES for method in methods(service.descriptor)]
+SERVICE = SERVICES[0].descriptor
 
 
 @pytest.mark.parametrize("method", ALL_METHODS, ids=lambda m: m.full_name)
