@@ -31,10 +31,36 @@ def suite_nats(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer]
         yield server
 
 
+def _suite(
+    services: list[str],
+    suite_nats: NatsServer,
+    databases: Databases,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Suite]:
+    logs: Path = tmp_path_factory.mktemp("logs")
+    with running_suite(services, suite_nats, databases, logs) as running:
+        yield running
+
+
 @pytest.fixture(scope="module")
 def suite(
     suite_nats: NatsServer, databases: Databases, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Suite]:
-    logs: Path = tmp_path_factory.mktemp("logs")
-    with running_suite(["contacts", "support"], suite_nats, databases, logs) as running:
-        yield running
+    yield from _suite(["contacts", "support"], suite_nats, databases, tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def sales_suite(
+    suite_nats: NatsServer, databases: Databases, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Suite]:
+    yield from _suite(["contacts", "sales"], suite_nats, databases, tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def projects_suite(
+    suite_nats: NatsServer, databases: Databases, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Suite]:
+    """Projects with the services whose events it follows."""
+    yield from _suite(
+        ["contacts", "sales", "support", "projects"], suite_nats, databases, tmp_path_factory
+    )
