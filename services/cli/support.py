@@ -1,9 +1,11 @@
 """`crm support ...`: an agent's helpdesk work from the terminal.
 
-`crm support queue` lists the open tickets, most urgent first; `show N`
-prints ticket #N with its conversation; `reply N TEXT` and `note N TEXT` add
-a public reply or an internal note; `solve N` marks it solved; `assign N
-AGENT` gives it to an agent, and `assign N --group G` lets the group pick one.
+`crm support create` opens a ticket (a phone call, a walk-in); `queue`
+lists the open tickets, most urgent first; `show N` prints ticket #N with its
+conversation; `reply N TEXT` and `note N TEXT` add a public reply or an
+internal note; `solve N` marks it solved; `assign N AGENT` gives it to an
+agent, and `assign N --group G` lets the group pick one; `rate N good|bad`
+records the requester's satisfaction with a solved ticket.
 
 All talk to the support service at $CRM_SUPPORT_TARGET (127.0.0.1:50054) as
 the agent given by --agent or $CRM_AGENT (agents/me); the suite has no
@@ -17,6 +19,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
 
 import grpc
 from google.protobuf import field_mask_pb2, timestamp_pb2
@@ -37,17 +40,19 @@ REQUESTER_WIDTH = 30
 # The nearest SLA due time first, as agents work the queue; then urgency and age.
 QUEUE_ORDER = "sla_due_time, priority desc, create_time"
 OPEN_STATUSES = ("NEW", "OPEN", "PENDING", "ON_HOLD")
-STATUS_NAMES = tuple(
-    value.name.removeprefix("TICKET_STATUS_")
-    for value in ticket_pb2.TicketStatus.DESCRIPTOR.values
-    if value.number
-)
+
+
+def enum_names(enum: Any, prefix: str) -> list[str]:
+    return [v.name.removeprefix(prefix) for v in enum.DESCRIPTOR.values if v.number]
+
+
+STATUS_NAMES = tuple(enum_names(ticket_pb2.TicketStatus, "TICKET_STATUS_"))
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     support = subparsers.add_parser(
         "support",
-        help="work the helpdesk queue: list, show, reply, note, solve, assign",
+        help="work the helpdesk: create, queue, show, reply, note, assign, solve, rate",
         description=(
             f"An agent's helpdesk commands, with the support service at ${TARGET_ENV} "
             f"(default {DEFAULT_TARGET}). The agent is --agent or ${AGENT_ENV} "
@@ -55,6 +60,36 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         ),
     )
     commands = support.add_subparsers(title="commands", metavar="COMMAND", required=True)
+
+    create = commands.add_parser(
+        "create",
+        help="open a ticket for a requester",
+        description="Opens a ticket for the requester at --email; the contacts service makes "
+        "the address a person if it is new. Prints the ticket's number.",
+    )
+    create.add_argument("subject", metavar="SUBJECT", help="what the ticket is about")
+    create.add_argument("--email", required=True, help="the requester's email address")
+    create.add_argument("--name", default="", help="the requester's name, for a new contact")
+    create.add_argument(
+        "--description", default="", help="the requester's words, or - to read them from stdin"
+    )
+    for option, enum, prefix, default in (
+        ("--priority", ticket_pb2.TicketPriority, "TICKET_PRIORITY_", "normal"),
+        ("--type", ticket_pb2.TicketType, "TICKET_TYPE_", "question"),
+        ("--channel", ticket_pb2.TicketChannel, "TICKET_CHANNEL_", "phone"),
+    ):
+        names = enum_names(enum, prefix)
+        create.add_argument(
+            option,
+            type=enum_value(enum, prefix),
+            default=enum.Value(prefix + default.upper()),
+            metavar="|".join(name.lower() for name in names),
+            help=f"(default {default})",
+        )
+    create.add_argument(
+        "--tag", action="append", default=[], metavar="TAG", help="a tag (repeatable)"
+    )
+    create.set_defaults(func=create_command)
 
     queue = commands.add_parser(
         "queue",
@@ -128,6 +163,18 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     assign.set_defaults(func=assign_command)
 
+    rate = commands.add_parser(
+        "rate",
+        help="record the requester's satisfaction with a solved ticket",
+        description="Records the requester's rating of solved (or closed) ticket #N, as they "
+        "gave it by phone or mail; a ticket is rated once. The rating credits the ticket's "
+        "assignee and group.",
+    )
+    _number_argument(rate)
+    rate.add_argument("score", choices=("good", "bad"), help="how the requester felt")
+    rate.add_argument("comment", nargs="?", default="", help="the requester's words, optional")
+    rate.set_defaults(func=rate_command)
+
 
 def _number_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("number", type=ticket_number, metavar="N", help="the ticket's number")
@@ -173,6 +220,19 @@ def resource(prefix: str) -> Callable[[str], str]:
     return parse
 
 
+def enum_value(enum: Any, prefix: str) -> Callable[[str], int]:
+    """Parses a value of `enum` by its short name, any case."""
+
+    def parse(text: str) -> int:
+        names = enum_names(enum, prefix)
+        if text.upper() not in names:
+            choices = ", ".join(name.lower() for name in names)
+            raise argparse.ArgumentTypeError(f"not one of {choices}: {text!r}")
+        return int(enum.Value(prefix + text.upper()))
+
+    return parse
+
+
 def ticket_number(text: str) -> int:
     value = int(text.lstrip("#")) if text.lstrip("#").isdigit() else 0
     if value < 1:
@@ -181,6 +241,27 @@ def ticket_number(text: str) -> int:
 
 
 # --- Commands --------------------------------------------------------------------------
+
+
+def create_command(args: argparse.Namespace) -> int:
+    description = sys.stdin.read() if args.description == "-" else args.description
+    ticket = ticket_pb2.Ticket(
+        subject=args.subject,
+        description=description,
+        requester_email=args.email,
+        priority=args.priority,
+        type=args.type,
+        channel=args.channel,
+        tags=args.tag,
+    )
+    request = pb.CreateTicketRequest(ticket=ticket, requester_name=args.name)
+    try:
+        with _stub() as stub:
+            created = stub.CreateTicket(request)
+    except CommandError as error:
+        return _fail(error)
+    print(f"Created ticket #{created.number} ({created.name}) for {requester(created)}.")
+    return 0
 
 
 def queue_command(args: argparse.Namespace) -> int:
@@ -268,6 +349,21 @@ def assign_command(args: argparse.Namespace) -> int:
     if assigned.etag == ticket.etag:
         text = f"Nothing changed: {text[0].lower()}{text[1:]}"
     print(text)
+    return 0
+
+
+def rate_command(args: argparse.Namespace) -> int:
+    score = ticket_pb2.SatisfactionScore.Value(f"SATISFACTION_SCORE_{args.score.upper()}")
+    rating = ticket_pb2.SatisfactionRating(score=score, comment=args.comment)
+    try:
+        with _stub() as stub:
+            ticket = find_ticket(stub, args.number)
+            rated = stub.RateTicket(
+                pb.RateTicketRequest(name=ticket.name, satisfaction_rating=rating)
+            )
+    except CommandError as error:
+        return _fail(error)
+    print(f"Rated ticket #{args.number}: {_satisfaction(rated)}.")
     return 0
 
 

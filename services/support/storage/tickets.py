@@ -24,6 +24,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy import Sequence as DatabaseSequence
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -115,10 +116,13 @@ tickets = Table(
 
 ticket_tags = repeated_values_table(metadata, "ticket_tags", tickets, "ticket_id", "tag", 64)
 
-# One row: the last number handed out. Incrementing it in the creating
-# transaction row-locks it on PostgreSQL and takes the write lock on SQLite,
-# so concurrent creates get distinct numbers and a rolled-back create frees
-# its number for the next one.
+# Ticket numbers on PostgreSQL come from a sequence: a counter row would be
+# locked from the create until its commit, serialising every concurrent
+# create. A rolled-back create leaves a gap, as numbers at any helpdesk do.
+TICKET_NUMBERS = DatabaseSequence("ticket_number_seq", metadata=metadata)
+
+# On SQLite, one row holds the last number handed out; SQLite serialises
+# writers anyway, and incrementing it takes that write lock.
 ticket_numbers = Table(
     "ticket_numbers",
     metadata,
@@ -236,6 +240,8 @@ class TicketRepository:
         return _to_ticket(row) if row else None
 
     async def next_number(self) -> int:
+        if self._session.get_bind().dialect.name == "postgresql":
+            return int(await self._session.scalar(TICKET_NUMBERS.next_value()))
         statement = (
             update(ticket_numbers)
             .where(ticket_numbers.c.id == 1)
