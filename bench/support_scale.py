@@ -560,7 +560,8 @@ async def seed(dsn: str, total: int, helpdesk: Helpdesk, now: datetime) -> Seede
             if position % 10 == 9 or done == total:
                 rate = done / (time.perf_counter() - began)
                 say(f"seeded {done:,} of {total:,} tickets ({rate:,.0f} tickets/s)")
-        await connection.execute("UPDATE ticket_numbers SET last = $1 WHERE id = 1", 999 + total)
+        # The service numbers new tickets from this sequence on PostgreSQL.
+        await connection.execute("SELECT setval('ticket_number_seq', $1)", 999 + total)
         seconds["load"] = time.perf_counter() - began
 
         began = time.perf_counter()

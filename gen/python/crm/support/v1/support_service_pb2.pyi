@@ -173,11 +173,16 @@ class ListTicketsRequest(_message.Message):
     """Token from a previous response, to get the next page."""
     filter: _builtins.str
     """AIP-160 filter over number, status, priority, type, channel, requester,
-    organization, tags, create_time, update_time, e.g.
-    `status = OPEN AND priority = URGENT AND tags:"billing"`.
+    organization, tags, assignee, group, links, sla_policy, create_time,
+    update_time, first_response_time, solve_time and sla_due_time, e.g.
+    `status = OPEN AND priority = URGENT AND tags:"billing"` or
+    `assignee = "agents/ada" AND sla_due_time < "2026-11-25T12:00:00Z"`.
     """
     order_by: _builtins.str
-    """Sort order, e.g. `priority desc, create_time`."""
+    """Sort order over create_time, update_time, priority, number, status and
+    sla_due_time (nearest first; tickets without a due time last), e.g.
+    `sla_due_time, priority desc`; newest first when empty.
+    """
     def __init__(
         self,
         *,
