@@ -136,7 +136,7 @@ class BusinessCalendar:
 
 
 @cache
-def _iana_zones() -> frozenset[str]:
+def iana_zones() -> frozenset[str]:
     # Loading alone would accept path-like keys, and the system's tz directory also holds
     # `localtime` (this machine's setting) and `Factory` (no zone at all): neither names a
     # place whose hours a calendar could describe.
@@ -147,7 +147,7 @@ def validate_zone(
     time_zone: object, violations: Violations, path: str = "calendar.time_zone"
 ) -> ZoneInfo | None:
     """The zone named `time_zone`, or None after recording at `path` that it is not one."""
-    if not isinstance(time_zone, str) or time_zone not in _iana_zones():
+    if not isinstance(time_zone, str) or time_zone not in iana_zones():
         violations.add(path, f"must be an IANA time zone name, got {time_zone!r}")
         return None
     return ZoneInfo(time_zone)
@@ -453,11 +453,11 @@ def _day_intervals(calendar: BusinessCalendar, day: date) -> list[Interval]:
     zone = calendar.zone
     intervals = []
     for period in calendar.week[day.weekday()]:
-        start = _instant(zone, datetime.combine(day, period.start))
+        start = instant(zone, datetime.combine(day, period.start))
         if period.end == END_OF_DAY:
-            end = _instant(zone, datetime.combine(day + _DAY, _MIDNIGHT))
+            end = instant(zone, datetime.combine(day + _DAY, _MIDNIGHT))
         else:
-            end = _instant(zone, datetime.combine(day, period.end))
+            end = instant(zone, datetime.combine(day, period.end))
         if end > start:  # empty when the whole period falls in the skipped spring hour
             intervals.append((start, end))
     return intervals
@@ -480,7 +480,7 @@ def _regular_week(calendar: BusinessCalendar, monday: date) -> Interval | None:
     samples = [datetime.combine(monday + days * _DAY, _MIDNIGHT) for days in (0, 3, 7)]
     if not all(_is_unambiguous(zone, local) for local in samples):
         return None
-    instants = [_instant(zone, local) for local in samples]
+    instants = [instant(zone, local) for local in samples]
     offsets = {instant.astimezone(zone).utcoffset() for instant in instants}
     return (instants[0], instants[2]) if len(offsets) == 1 else None
 
@@ -490,7 +490,7 @@ def _is_unambiguous(zone: ZoneInfo, local: datetime) -> bool:
     return first == local.replace(tzinfo=zone, fold=1).astimezone(UTC)
 
 
-def _instant(zone: ZoneInfo, local: datetime) -> datetime:
+def instant(zone: ZoneInfo, local: datetime) -> datetime:
     """The first instant (UTC) at which the wall clock in `zone` reads `local` or later."""
     first = local.replace(tzinfo=zone, fold=0).astimezone(UTC)
     second = local.replace(tzinfo=zone, fold=1).astimezone(UTC)
@@ -499,10 +499,10 @@ def _instant(zone: ZoneInfo, local: datetime) -> datetime:
         return first
     # Skipped time: fold=1 reads it with the later offset (an instant before the jump),
     # fold=0 with the earlier one (after the jump). The clocks jump in between.
-    return _jump_between(zone, second, first)
+    return jump_between(zone, second, first)
 
 
-def _jump_between(zone: ZoneInfo, before: datetime, after: datetime) -> datetime:
+def jump_between(zone: ZoneInfo, before: datetime, after: datetime) -> datetime:
     """The instant in `(before, after]` at which `zone` switches to `after`'s offset."""
     target = after.astimezone(zone).utcoffset()
     low, high = 0, (after - before) // timedelta(microseconds=1)

@@ -22,7 +22,7 @@ from typing import NamedTuple, TypeVar
 from zoneinfo import ZoneInfo
 
 from crm_common.errors import FailedPrecondition, Violations
-from crm_support.domain.business_hours import _iana_zones, _instant, _jump_between
+from crm_support.domain.business_hours import iana_zones, instant, jump_between
 from crm_support.domain.sla_state import SlaMetric
 from crm_support.domain.tickets import SatisfactionScore, TicketStatus
 
@@ -88,7 +88,7 @@ def report_period(
     first = _day(violations, "start_date", first_day)
     last = _day(violations, "end_date", last_day)
     zone_name = time_zone or DEFAULT_TIME_ZONE
-    if zone_name not in _iana_zones():
+    if zone_name not in iana_zones():
         violations.add(
             "time_zone", f"must be an IANA time zone name such as Europe/Berlin, got {time_zone!r}"
         )
@@ -127,7 +127,7 @@ def _written(parts: tuple[int, int, int]) -> str:
 
 
 def _day_start(zone: ZoneInfo, day: date) -> datetime:
-    return _instant(zone, datetime.combine(day, time(0)))
+    return instant(zone, datetime.combine(day, time(0)))
 
 
 def _offsets(zone: ZoneInfo, day_starts: list[datetime]) -> tuple[OffsetSpan, ...]:
@@ -140,7 +140,7 @@ def _offsets(zone: ZoneInfo, day_starts: list[datetime]) -> tuple[OffsetSpan, ..
     spans = [OffsetSpan(day_starts[0], _offset(zone, day_starts[0]))]
     for start, next_start in pairwise(day_starts):
         if _offset(zone, next_start) != _offset(zone, start):
-            change = _jump_between(zone, start, next_start)
+            change = jump_between(zone, start, next_start)
             spans.append(OffsetSpan(change, _offset(zone, change)))
     return tuple(spans)
 
