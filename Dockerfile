@@ -52,7 +52,8 @@ WORKDIR /tmp
 USER 10001:10001
 
 # Services listen on 127.0.0.1 by default: in a container set
-# CRM_<SERVICE>_LISTEN_ADDRESS=0.0.0.0:50051 (the Kubernetes manifests do).
-EXPOSE 50051
+# CRM_<SERVICE>_LISTEN_ADDRESS=0.0.0.0:50051 (the Kubernetes manifests do), and
+# CRM_<SERVICE>_METRICS_ADDRESS=0.0.0.0:9464 for Prometheus metrics.
+EXPOSE 50051 9464
 ENTRYPOINT ["crm"]
 CMD ["--help"]

@@ -40,11 +40,12 @@ $(BUF): package.json $(wildcard package-lock.json)
 
 # --- Everyday targets --------------------------------------------------------
 
+# TLS=1: mutual TLS for gRPC and NATS with local dev certificates (crm up --tls).
 run: setup
-	$(VENV)/bin/crm up
+	$(VENV)/bin/crm up $(if $(TLS),--tls,)
 
 test: setup
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -n 2 --dist loadscope $(PYTEST_ARGS)
 
 lint: venv node_modules
 	$(VENV)/bin/ruff check .

@@ -41,14 +41,13 @@ from types import FrameType
 from typing import Any
 
 import asyncpg
-import grpc
 from sqlalchemy import JSON, Table, event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.cpu import CpuMeter, one, with_children
 from bench.figures import CONTACTS_MIGRATIONS
 from bench.load import Latencies, Load, drive, warm_then_drive
-from bench.processes import _stop_quietly, start_nats, start_postgres
+from bench.processes import _stop_quietly, admin_channel, start_nats, start_postgres
 from bench.report import NOISE_PERCENT, CpuLine, Row, cpu_table, disturbed
 from bench.run import machine
 from crm.contacts.v1 import contacts_service_pb2 as contacts_pb
@@ -544,7 +543,7 @@ async def measure(
     shapes: list[ListShape],
 ) -> Measured:
     measured = Measured()
-    async with grpc.aio.insecure_channel(address) as channel:
+    async with admin_channel(address) as channel:
         await channel.channel_ready()
         contacts = ContactsServiceStub(channel)
 

@@ -24,6 +24,7 @@ import crm_contacts
 from bench.cpu import CpuMeter
 from bench.echo_server import FULL_METHOD
 from bench.load import Latencies, Load, warm_then_drive
+from bench.processes import admin_channel
 from bench.samples import contact_created, create_request
 from crm.contacts.v1 import contacts_service_pb2 as contacts_pb
 from crm.contacts.v1.contacts_service_pb2_grpc import ContactsServiceStub
@@ -89,7 +90,7 @@ FULL = Counts(
 async def echo_loads(address: str, counts: Counts, meter: CpuMeter) -> dict[int, Load]:
     """The bare grpc.aio round trip, with a payload the size of a CreatePersonRequest."""
     payload = create_request(0, "echo").SerializeToString()
-    async with grpc.aio.insecure_channel(address) as channel:
+    async with admin_channel(address) as channel:
         await channel.channel_ready()
         echo = channel.unary_unary(FULL_METHOD)
 
@@ -139,8 +140,8 @@ async def service_figures(
     try:
         js = client.jetstream()
         async with (
-            grpc.aio.insecure_channel(contacts_address) as contacts_channel,
-            grpc.aio.insecure_channel(support_address) as support_channel,
+            admin_channel(contacts_address) as contacts_channel,
+            admin_channel(support_address) as support_channel,
         ):
             await contacts_channel.channel_ready()
             await support_channel.channel_ready()

@@ -11,8 +11,14 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
+import grpc
+
 from crm_cli.processes import ServiceProcess
 from crm_cli.servers import LOOPBACK, NatsServer, PostgresServer, free_port
+from crm_common.auth.client import BearerTokenInterceptor
+from crm_common.auth.roles import ADMIN
+from crm_common.auth.tokens import mint_token, new_dev_secret
+from crm_common.config import SuiteSettings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -77,6 +83,27 @@ def start_echo(stack: contextlib.ExitStack, logs: Path) -> EchoProcess:
     return echo
 
 
+# The services a benchmark starts check tokens against this run's dev secret;
+# the benchmark calls them as an admin.
+_DEV_SECRET = new_dev_secret()
+AUTH_ENVIRONMENT = {"CRM_AUTH_DEV_MODE": "true", "CRM_AUTH_DEV_SECRET": _DEV_SECRET}
+ADMIN_TOKEN_TTL_SECONDS = 24 * 3600.0
+
+
+def admin_channel(address: str) -> grpc.aio.Channel:
+    """A channel to a service a benchmark started, every call made as an admin."""
+    settings = SuiteSettings()
+    token = mint_token(
+        _DEV_SECRET,
+        "bench",
+        [ADMIN],
+        issuer=settings.auth_issuer,
+        audience=settings.auth_audience,
+        ttl_seconds=ADMIN_TOKEN_TTL_SECONDS,
+    )
+    return grpc.aio.insecure_channel(address, interceptors=[BearerTokenInterceptor(lambda: token)])
+
+
 def start_services(
     stack: contextlib.ExitStack,
     services: Mapping[str, str],
@@ -88,7 +115,11 @@ def start_services(
         service: ServiceProcess(
             service,
             f"{LOOPBACK}:{free_port()}",
-            {"CRM_NATS_URL": nats.url, f"CRM_{service.upper()}_DATABASE_URL": url},
+            {
+                "CRM_NATS_URL": nats.url,
+                f"CRM_{service.upper()}_DATABASE_URL": url,
+                **AUTH_ENVIRONMENT,
+            },
             logs / f"{service}.log",
         )
         for service, url in services.items()

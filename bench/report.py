@@ -205,13 +205,13 @@ class CpuLine:
 CPU_GROUPS = ("client", "server", "support", "nats-server", "postgres")
 
 
-def cpu_table(lines: list[CpuLine]) -> str:
+def cpu_table(lines: list[CpuLine], groups: tuple[str, ...] = CPU_GROUPS) -> str:
     """CPU per process while each load ran; the server is echo or contacts.
 
     `ours` sums the processes under test and the client; `machine` is the
     whole host, so the difference is work of other processes.
     """
-    header = ("backend", "load", "calls/s", *CPU_GROUPS, "ours", "machine", "server CPU/call")
+    header = ("backend", "load", "calls/s", *groups, "ours", "machine", "server CPU/call")
     cells = [
         (
             line.backend,
@@ -219,7 +219,7 @@ def cpu_table(lines: list[CpuLine]) -> str:
             f"{line.load.rate:.0f}",
             *(
                 f"{line.load.cpu[group]:.0f}%" if group in line.load.cpu else "-"
-                for group in CPU_GROUPS
+                for group in groups
             ),
             f"{sum(v for k, v in line.load.cpu.items() if k != MACHINE):.0f}%",
             f"{line.load.cpu.get(MACHINE, math.nan):.0f}%",

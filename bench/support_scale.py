@@ -38,22 +38,26 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import asyncpg
-import grpc
 from google.protobuf.duration_pb2 import Duration
 from google.type import date_pb2, dayofweek_pb2, timeofday_pb2
-from sqlalchemy import JSON, Table
 
 import crm_support
-from bench.contacts_scale import _SECONDARY_INDEXES, Plan, PlanRecorder, mb, plan_summary, table
+from bench.contacts_scale import Plan, PlanRecorder, mb, plan_summary, table
 from bench.cpu import CpuMeter, one, with_children
 from bench.load import Latencies, Load, drive, warm_then_drive
-from bench.processes import _stop_quietly, start_nats, start_postgres
+from bench.processes import admin_channel, start_nats, start_postgres
 from bench.report import NOISE_PERCENT, CpuLine, Row, cpu_table, disturbed
 from bench.run import machine
+from bench.scale import (
+    columns,
+    drop_secondary_indexes,
+    interrupt,
+    record,
+    start_service,
+)
 from crm.support.v1 import agent_pb2, sla_service_pb2, ticket_pb2, view_service_pb2
 from crm.support.v1 import agent_service_pb2 as agents_pb
 from crm.support.v1 import report_service_pb2 as reports_pb
@@ -63,8 +67,8 @@ from crm.support.v1.report_service_pb2_grpc import ReportServiceStub
 from crm.support.v1.sla_service_pb2_grpc import SlaServiceStub
 from crm.support.v1.support_service_pb2_grpc import SupportServiceStub
 from crm.support.v1.view_service_pb2_grpc import ViewServiceStub
-from crm_cli.processes import ServiceProcess
-from crm_cli.servers import LOOPBACK, free_port
+from crm_common.auth.principal import Principal
+from crm_common.auth.roles import ADMIN
 from crm_common.listing import list_request
 from crm_common.messaging.uow import UnitOfWork
 from crm_common.storage.db import create_engine, session_factory
@@ -91,6 +95,9 @@ from crm_support.storage.tables import customers
 from crm_support.storage.tickets import _to_row, ticket_tags, tickets
 
 RESULTS = Path(__file__).parent / "support_results.json"
+# The plans are those of the calls the benchmark makes, as an admin: an agent's
+# lists are narrowed to their groups' tickets.
+BENCH_ADMIN = Principal("bench", frozenset({ADMIN}))
 SUPPORT_MIGRATIONS = Path(crm_support.__file__).parent / "storage" / "migrations"
 FULL_TICKETS = 1_000_000
 QUICK_TICKETS = 20_000
@@ -215,7 +222,7 @@ class Helpdesk:
 
 async def set_up_helpdesk(address: str) -> Helpdesk:
     """Calendar, SLA policies, groups, agents and a view, through the service's API."""
-    async with grpc.aio.insecure_channel(address) as channel:
+    async with admin_channel(address) as channel:
         await channel.channel_ready()
         sla = SlaServiceStub(channel)
         week = [
@@ -443,18 +450,6 @@ def _targets(
 SEEDED = (customers, tickets, ticket_tags)
 
 
-def _columns(table_: Table) -> list[str]:
-    return [column.name for column in table_.columns]
-
-
-def _record(table_: Table, row: dict[str, Any]) -> tuple[Any, ...]:
-    json_columns = {c.name for c in table_.columns if isinstance(c.type, JSON)}
-    return tuple(
-        json.dumps(row[name]) if name in json_columns and row[name] is not None else row[name]
-        for name in _columns(table_)
-    )
-
-
 @dataclass
 class Batch:
     rows: dict[str, list[tuple[Any, ...]]]
@@ -476,7 +471,7 @@ def build_batch(
     for index in range(first, first + count):
         created = start + step * (index + rng.random())
         ticket = build_ticket(1000 + index, created, now, helpdesk, customers_, rng)
-        rows["tickets"].append(_record(tickets, _to_row(ticket)))
+        rows["tickets"].append(record(tickets, _to_row(ticket)))
         rows["ticket_tags"] += [(ticket.id, tag) for tag in ticket.details.tags]
     return Batch(rows)
 
@@ -491,7 +486,7 @@ def customer_rows(count: int, now: datetime) -> list[tuple[Any, ...]]:
     names = ("Ada", "Grace", "Linus", "Mia", "Omar", "Wei", "Zoë", "Søren", "Priya", "Kwame")
     families = ("Lovelace", "Hopper", "Nakamura", "García", "Okafor", "Müller", "Singh", "Kim")
     return [
-        _record(
+        record(
             customers,
             {
                 "id": f"c{n}",
@@ -527,13 +522,11 @@ async def seed(dsn: str, total: int, helpdesk: Helpdesk, now: datetime) -> Seede
     seconds: dict[str, float] = {}
     try:
         names = [t.name for t in SEEDED]
-        indexes = await connection.fetch(_SECONDARY_INDEXES, names)
-        for index in indexes:
-            await connection.execute(f"DROP INDEX {index['name']}")
+        indexes = await drop_secondary_indexes(connection, names)
         say(f"dropped {len(indexes)} secondary indexes until the load is done")
         began = time.perf_counter()
         await connection.copy_records_to_table(
-            "customers", records=customer_rows(customers_, now), columns=_columns(customers)
+            "customers", records=customer_rows(customers_, now), columns=columns(customers)
         )
         rows = customers_
 
@@ -553,7 +546,7 @@ async def seed(dsn: str, total: int, helpdesk: Helpdesk, now: datetime) -> Seede
                     records = batch.rows[table_.name]
                     if records:
                         await connection.copy_records_to_table(
-                            table_.name, records=records, columns=_columns(table_)
+                            table_.name, records=records, columns=columns(table_)
                         )
                     rows += len(records)
             done = first + len(batch.rows["tickets"])
@@ -638,7 +631,7 @@ async def measure(
     address: str, helpdesk: Helpdesk, counts: Counts, meter: CpuMeter, total: int
 ) -> Measured:
     measured = Measured()
-    async with grpc.aio.insecure_channel(address) as channel:
+    async with admin_channel(address) as channel:
         await channel.channel_ready()
         support = SupportServiceStub(channel)
         views = ViewServiceStub(channel)
@@ -801,11 +794,11 @@ async def explain(url: str, helpdesk: Helpdesk) -> list[Plan]:
             query = list_request(request, FILTER_SCHEMA, SORTABLE, DEFAULT_ORDER)
             with recorder.recording(f"ListTickets {shape.label}: {shape.filter}"):
                 await ticket_handlers.list_tickets(
-                    units(), query.expr, query.keys, None, query.size
+                    units(), BENCH_ADMIN, query.expr, query.keys, None, query.size
                 )
         agent = f"agents/{helpdesk.agents[helpdesk.groups[0]][0]}"
         with recorder.recording(f"ListQueueTickets {agent}"):
-            await view_handlers.list_queue_tickets(units(), agent, None, PAGE_SIZE)
+            await view_handlers.list_queue_tickets(units(), BENCH_ADMIN, agent, None, PAGE_SIZE)
         today = datetime.now(UTC).date()
         first = today - timedelta(days=29)
         period = report_period(
@@ -912,24 +905,6 @@ def report(seeded: Seeded, measured: Measured, plans: list[Plan], meta: dict[str
 # ------------------------------------------------------------------ the run
 
 
-def start_support(
-    stack: contextlib.ExitStack, url: str, nats_url: str, logs: Path, migrate: bool
-) -> ServiceProcess:
-    support = ServiceProcess(
-        "support",
-        f"{LOOPBACK}:{free_port()}",
-        {
-            "CRM_SUPPORT_DATABASE_URL": url,
-            "CRM_NATS_URL": nats_url,
-            "CRM_SUPPORT_MIGRATE_ON_START": "true" if migrate else "false",
-        },
-        logs / "support.log",
-    )
-    stack.callback(_stop_quietly, "support", support.stop)
-    support.start()
-    return support
-
-
 def run(total: int, counts: Counts, keep: bool, meta: dict[str, Any]) -> int:
     folder = Path(tempfile.mkdtemp(prefix="crm-support-scale-"))
     failed = False
@@ -942,7 +917,7 @@ def run(total: int, counts: Counts, keep: bool, meta: dict[str, Any]) -> int:
             asyncio.run(upgrade_to_head(url, SUPPORT_MIGRATIONS))
             say("setting up calendar, SLA policies, groups, agents and a view through the API")
             with contextlib.ExitStack() as setup:
-                support = start_support(setup, url, nats.url, folder / "setup-logs", migrate=False)
+                support = start_service(setup, "support", url, nats.url, folder / "setup-logs")
                 helpdesk = asyncio.run(set_up_helpdesk(support.address))
             now = datetime.now(UTC)
             say(f"seeding {total:,} tickets")
@@ -953,7 +928,7 @@ def run(total: int, counts: Counts, keep: bool, meta: dict[str, Any]) -> int:
                 f"database {mb(seeded.sizes['database'])}"
             )
             say("starting the support service")
-            support = start_support(stack, url, nats.url, folder / "logs", migrate=False)
+            support = start_service(stack, "support", url, nats.url, folder / "logs")
             meter = CpuMeter(
                 {
                     "client": one(os.getpid()),
@@ -977,11 +952,6 @@ def run(total: int, counts: Counts, keep: bool, meta: dict[str, Any]) -> int:
             shutil.rmtree(folder, ignore_errors=True)
 
 
-def _interrupt(signum: int, frame: FrameType | None) -> None:
-    # SIGTERM gets Ctrl-C's treatment, so every `finally` stops what it started.
-    raise KeyboardInterrupt
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.support_scale", description=__doc__)
     parser.add_argument("--tickets", type=int, help=f"tickets to seed (default {FULL_TICKETS:,})")
@@ -994,7 +964,7 @@ def main(argv: list[str] | None = None) -> int:
     counts = QUICK if args.quick else FULL
     if total < BATCH:
         parser.error(f"--tickets must be at least {BATCH:,}")
-    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGTERM, interrupt)
     meta = machine(["postgresql"], args.quick, counts)
     meta["tickets"] = total
     meta["notes"] = [

@@ -113,6 +113,13 @@ def test_plan_uses_absolute_paths_and_own_logs(
     assert not any(service.running for service in services)
 
 
+def test_plan_tells_every_service_where_the_others_listen() -> None:
+    env = {"CRM_CONTACTS_PORT": "7001", "CRM_PROJECTS_TARGET": "elsewhere:1"}
+    sales = plan_services(Path("var"), "nats://127.0.0.1:4222", env)[1]
+    assert sales.env["CRM_CONTACTS_TARGET"] == "127.0.0.1:7001"
+    assert sales.env["CRM_PROJECTS_TARGET"] == "elsewhere:1"
+
+
 def test_format_table_aligns_columns() -> None:
     table = format_table([("NAME", "PID"), ("contacts", "1")])
     assert table.splitlines() == ["NAME      PID", "contacts  1"]

@@ -23,6 +23,7 @@ from nats.js.errors import NoStreamResponseError, NotFoundError
 
 from crm_cli.tables import format_table, shorten
 from crm_common.config import SuiteSettings
+from crm_common.messaging.broker import security_options, server_urls
 from crm_common.messaging.deadletters import DeadLetter, list_dead_letters, replay_dead_letter
 from crm_common.messaging.envelope import DEAD_LETTER_STREAM
 
@@ -161,13 +162,14 @@ async def jetstream(url: str) -> AsyncIterator[JetStreamContext]:
     try:
         client: Client = await asyncio.wait_for(
             nats.connect(
-                url,
+                server_urls(url),
                 name="crm-cli",
                 connect_timeout=CONNECT_TIMEOUT,
                 allow_reconnect=False,
                 max_reconnect_attempts=1,
                 reconnect_time_wait=0.2,
                 error_cb=remember,
+                **security_options(SuiteSettings()),
             ),
             CONNECT_DEADLINE,
         )

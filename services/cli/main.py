@@ -22,7 +22,7 @@ from alembic.util.exc import CommandError as AlembicError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from crm_cli import contacts, events, support
+from crm_cli import contacts, dev, events, projects, sales, support
 from crm_cli.up import run_suite
 from crm_common.config import DEFAULT_PORTS, load_service_settings
 from crm_common.storage.migrations import upgrade_to_head
@@ -34,7 +34,7 @@ SERVICES = tuple(DEFAULT_PORTS)
 
 
 def up(args: argparse.Namespace) -> int:
-    return run_suite(Path(args.var_dir))
+    return run_suite(Path(args.var_dir), tls=args.tls)
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -76,6 +76,12 @@ def register(subparsers: Subparsers) -> None:
         metavar="DIR",
         help="where databases, the NATS store and logs go (default: var)",
     )
+    run.add_argument(
+        "--tls",
+        action="store_true",
+        help="mutual TLS for gRPC and NATS, with certificates from `crm dev certs` "
+        "(made under VAR_DIR/certs when missing)",
+    )
     run.set_defaults(func=up)
 
     one = subparsers.add_parser(
@@ -104,6 +110,9 @@ REGISTRARS: tuple[Callable[[Subparsers], None], ...] = (
     events.register,
     contacts.register,
     support.register,
+    sales.register,
+    projects.register,
+    dev.register,
 )
 
 

@@ -19,6 +19,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from crm_cli.servers import STOP_TIMEOUT, ServerError, log_tail, stop_process
+from crm_common import transport
 
 READY_TIMEOUT = 30.0
 POLL_INTERVAL = 0.1
@@ -93,7 +94,7 @@ class ServiceProcess:
         is not SERVING within `timeout` seconds.
         """
         deadline = time.monotonic() + timeout
-        with grpc.insecure_channel(self.address) as channel:
+        with transport.channel(self.address, transport.settings_from(self.env)) as channel:
             health = health_pb2_grpc.HealthStub(channel)
             while True:
                 # Exited first: something else could be serving on that port.

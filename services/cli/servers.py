@@ -108,6 +108,16 @@ class _Running(ABC):
 
 
 @dataclass(frozen=True)
+class NatsTls:
+    """The server's certificate and key, and the CA its clients' certificates must
+    come from: with it, the server demands TLS and a client certificate."""
+
+    cert_file: Path
+    key_file: Path
+    client_ca_file: Path
+
+
+@dataclass(frozen=True)
 class NatsCluster:
     """Route settings for one member of a JetStream cluster on loopback."""
 
@@ -133,6 +143,8 @@ class NatsServer(_Running):
         server_name: str | None = None,
         cluster: NatsCluster | None = None,
         binary: str = "nats-server",
+        tls: NatsTls | None = None,
+        token: str | None = None,
     ) -> None:
         self.store_dir = Path(store_dir)
         self.port = port if port is not None else free_port()
@@ -143,11 +155,15 @@ class NatsServer(_Running):
         self.server_name = server_name
         self.cluster = cluster
         self.binary = binary
+        self.tls = tls
+        # Clients must log in with this token when set.
+        self.token = token
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
-        return f"nats://{LOOPBACK}:{self.port}"
+        scheme = "tls" if self.tls else "nats"
+        return f"{scheme}://{LOOPBACK}:{self.port}"
 
     @property
     def monitor_url(self) -> str:
@@ -168,6 +184,13 @@ class NatsServer(_Running):
         ]
         if self.server_name:
             cmd += ["--server_name", self.server_name]
+        if self.tls:
+            cmd += [
+                *["--tlsverify", "--tlscert", str(self.tls.cert_file)],
+                *["--tlskey", str(self.tls.key_file), "--tlscacert", str(self.tls.client_ca_file)],
+            ]
+        if self.token:
+            cmd += ["--auth", self.token]
         if self.cluster:
             cmd += [
                 *["--cluster_name", self.cluster.name],

@@ -17,9 +17,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
 
 import grpc
 from google.protobuf import field_mask_pb2, timestamp_pb2
@@ -28,8 +27,9 @@ from crm.support.v1 import agent_service_pb2, comment_pb2, ticket_pb2
 from crm.support.v1 import support_service_pb2 as pb
 from crm.support.v1.agent_service_pb2_grpc import AgentServiceStub
 from crm.support.v1.support_service_pb2_grpc import SupportServiceStub
-from crm_cli.rpc import CommandError, connected_stub, field_violations
-from crm_cli.tables import format_table, shorten
+from crm_cli.arguments import enum_names, enum_value, limit, resource
+from crm_cli.rpc import CommandError, connected_stub, describe_rpc_error
+from crm_cli.tables import enum_label, format_table, shorten
 
 TARGET_ENV = "CRM_SUPPORT_TARGET"
 DEFAULT_TARGET = "127.0.0.1:50054"
@@ -40,10 +40,6 @@ REQUESTER_WIDTH = 30
 # The nearest SLA due time first, as agents work the queue; then urgency and age.
 QUEUE_ORDER = "sla_due_time, priority desc, create_time"
 OPEN_STATUSES = ("NEW", "OPEN", "PENDING", "ON_HOLD")
-
-
-def enum_names(enum: Any, prefix: str) -> list[str]:
-    return [v.name.removeprefix(prefix) for v in enum.DESCRIPTOR.values if v.number]
 
 
 STATUS_NAMES = tuple(enum_names(ticket_pb2.TicketStatus, "TICKET_STATUS_"))
@@ -196,41 +192,6 @@ def statuses(text: str) -> tuple[str, ...]:
             f"not a status list: {text!r}; use {', '.join(s.lower() for s in STATUS_NAMES)}"
         )
     return names
-
-
-def limit(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if not 1 <= value <= 1000:
-        raise argparse.ArgumentTypeError(f"not a number from 1 to 1000: {text!r}")
-    return value
-
-
-def resource(prefix: str) -> Callable[[str], str]:
-    """Parses `prefix` + id, or a bare id."""
-
-    def parse(text: str) -> str:
-        name = text if "/" in text else prefix + text
-        if not name.startswith(prefix) or not name.removeprefix(prefix):
-            raise argparse.ArgumentTypeError(f"not like {prefix}ID: {text!r}")
-        return name
-
-    return parse
-
-
-def enum_value(enum: Any, prefix: str) -> Callable[[str], int]:
-    """Parses a value of `enum` by its short name, any case."""
-
-    def parse(text: str) -> int:
-        names = enum_names(enum, prefix)
-        if text.upper() not in names:
-            choices = ", ".join(name.lower() for name in names)
-            raise argparse.ArgumentTypeError(f"not one of {choices}: {text!r}")
-        return int(enum.Value(prefix + text.upper()))
-
-    return parse
 
 
 def ticket_number(text: str) -> int:
@@ -441,8 +402,8 @@ def ticket_text(ticket: ticket_pb2.Ticket, comments: Sequence[comment_pb2.Commen
     fields = [
         ("Status", _status(ticket.status)),
         ("Priority", _priority(ticket.priority)),
-        ("Type", _enum(ticket_pb2.TicketType, ticket.type, "TICKET_TYPE_")),
-        ("Channel", _enum(ticket_pb2.TicketChannel, ticket.channel, "TICKET_CHANNEL_")),
+        ("Type", enum_label(ticket_pb2.TicketType, ticket.type, "TICKET_TYPE_")),
+        ("Channel", enum_label(ticket_pb2.TicketChannel, ticket.channel, "TICKET_CHANNEL_")),
         ("Requester", _requester_line(ticket)),
         ("Assignee", ticket.assignee),
         ("Group", ticket.group),
@@ -482,7 +443,7 @@ def _satisfaction(ticket: ticket_pb2.Ticket) -> str:
         return ""
     rating = ticket.satisfaction_rating
     credited = ", ".join(who for who in (rating.assignee, rating.group) if who)
-    score = _enum(ticket_pb2.SatisfactionScore, rating.score, "SATISFACTION_SCORE_")
+    score = enum_label(ticket_pb2.SatisfactionScore, rating.score, "SATISFACTION_SCORE_")
     return f"{score}, {_time(rating.create_time)}" + (f" ({credited})" if credited else "")
 
 
@@ -499,20 +460,11 @@ def _indented(text: str) -> list[str]:
 
 
 def _status(value: int) -> str:
-    return _enum(ticket_pb2.TicketStatus, value, "TICKET_STATUS_")
+    return enum_label(ticket_pb2.TicketStatus, value, "TICKET_STATUS_")
 
 
 def _priority(value: int) -> str:
-    return _enum(ticket_pb2.TicketPriority, value, "TICKET_PRIORITY_")
-
-
-def _enum(enum: object, value: int, prefix: str) -> str:
-    if not value:
-        return ""
-    try:
-        return str(enum.Name(value)).removeprefix(prefix)  # type: ignore[attr-defined]
-    except ValueError:
-        return str(value)
+    return enum_label(ticket_pb2.TicketPriority, value, "TICKET_PRIORITY_")
 
 
 def _time(value: timestamp_pb2.Timestamp, empty: str = "-") -> str:
@@ -545,13 +497,3 @@ def _stubs() -> Iterator[tuple[SupportServiceStub, AgentServiceStub]]:
         describe_rpc_error,
     ) as stubs:
         yield stubs
-
-
-def describe_rpc_error(error: grpc.RpcError) -> str:
-    """One line: the status, the service's message and any field violations."""
-    code = error.code()  # type: ignore[attr-defined]
-    text = f"{code.name}: {error.details()}"  # type: ignore[attr-defined]
-    violations = [f"{field} {description}" for field, description in field_violations(error)]
-    if violations:
-        text = f"{code.name}: the service refused the request: {'; '.join(violations)}"
-    return " ".join(text.split())

@@ -17,8 +17,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 
+from crm_cli.auth import dev_auth_environment, dev_credentials
+from crm_cli.certs import CertificateFiles, make_certificates
 from crm_cli.processes import READY_TIMEOUT, ServiceProcess
-from crm_cli.servers import LOOPBACK, STOP_TIMEOUT, NatsServer, ServerError, log_tail
+from crm_cli.servers import LOOPBACK, STOP_TIMEOUT, NatsServer, NatsTls, ServerError, log_tail
 from crm_cli.tables import format_table
 from crm_common.config import DEFAULT_PORTS
 
@@ -83,30 +85,56 @@ def service_env(
 
 
 def plan_services(var_dir: Path, nats_url: str, env: Mapping[str, str]) -> list[ServiceProcess]:
-    """One (not yet started) process per service, in DEFAULT_PORTS' order."""
+    """One (not yet started) process per service, in DEFAULT_PORTS' order; each
+    knows where the others listen (a service calling another reads its
+    CRM_<SERVICE>_TARGET), unless the caller's environment says otherwise."""
     var_dir = var_dir.resolve()
+    ports = service_ports(env)
+    targets = {f"CRM_{name.upper()}_TARGET": f"{LOOPBACK}:{port}" for name, port in ports.items()}
     return [
         ServiceProcess(
             name,
             f"{LOOPBACK}:{port}",
-            service_env(name, var_dir, nats_url, env),
+            service_env(name, var_dir, nats_url, {**targets, **env}),
             var_dir / "logs" / f"{name}.log",
         )
-        for name, port in service_ports(env).items()
+        for name, port in ports.items()
     ]
 
 
-def summary(nats: NatsServer, services: Sequence[ServiceProcess]) -> str:
+def summary(
+    nats: NatsServer, services: Sequence[ServiceProcess], certificates: CertificateFiles | None
+) -> str:
     rows = [("NAME", "ADDRESS", "PID", "LOG")]
     rows.append(("nats", nats.url, str(nats.pid), str(nats.log_path)))
     rows += [(s.service, s.address, str(s.pid), str(s.log_path)) for s in services]
     first = services[0].address if services else f"{LOOPBACK}:{DEFAULT_PORTS['contacts']}"
+    if certificates is None:
+        listing = f"List a service's API:  grpcurl -plaintext {first} list\n"
+    else:
+        files = certificates
+        listing = (
+            "Mutual TLS: call with the dev client certificate, e.g.\n"
+            + "".join(
+                f"  export {key}={value}\n" for key, value in files.client_environment().items()
+            )
+            + f"  grpcurl -cacert {files.ca} -cert {files.client_cert} -key {files.client_key} "
+            f"{first} list\n"
+        )
     return (
         f"{format_table(rows)}\n\n"
-        f"List a service's API:  grpcurl -plaintext {first} list\n"
+        f"{listing}"
         f"NATS monitoring:       {nats.monitor_url}\n"
         "Press Ctrl-C to stop the suite."
     )
+
+
+def dev_certificates(var_dir: Path) -> CertificateFiles:
+    """The certificates `crm dev certs` made under VAR_DIR/certs, made now if missing."""
+    files = CertificateFiles(var_dir / "certs")
+    if not files.exist():
+        make_certificates(files.folder)
+    return files
 
 
 # ------------------------------------------------------------------ processes
@@ -150,14 +178,26 @@ def stop_on_signals(stop: threading.Event) -> Iterator[None]:
             signal.signal(sig, old)
 
 
-def run_suite(var_dir: Path) -> int:
-    """Runs NATS and the four services until Ctrl-C/SIGTERM; 0 on a clean stop."""
+def run_suite(var_dir: Path, *, tls: bool = False) -> int:
+    """Runs NATS and the four services until Ctrl-C/SIGTERM; 0 on a clean stop.
+
+    With `tls`, gRPC and NATS both use mutual TLS with the dev certificates.
+    """
     var_dir = var_dir.resolve()
     (var_dir / "logs").mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
+    env.update(dev_auth_environment(var_dir, env))
+    certificates = dev_certificates(var_dir) if tls else None
+    if certificates is not None:
+        env.update(certificates.environment())
     try:
         nats = NatsServer(
-            var_dir / "nats", port=nats_port(env), log_path=var_dir / "logs" / "nats.log"
+            var_dir / "nats",
+            port=nats_port(env),
+            log_path=var_dir / "logs" / "nats.log",
+            tls=NatsTls(certificates.server_cert, certificates.server_key, certificates.ca)
+            if certificates
+            else None,
         )
         services = plan_services(var_dir, nats.url, env)
     except ValueError as error:
@@ -165,17 +205,23 @@ def run_suite(var_dir: Path) -> int:
         return 2
     stop = threading.Event()
     with stop_on_signals(stop):
-        return _run(nats, services, stop)
+        return _run(nats, services, stop, certificates)
 
 
-def _run(nats: NatsServer, services: Sequence[ServiceProcess], stop: threading.Event) -> int:
+def _run(
+    nats: NatsServer,
+    services: Sequence[ServiceProcess],
+    stop: threading.Event,
+    certificates: CertificateFiles | None,
+) -> int:
     try:
         nats.start()
         for service in services:
             service.start(wait_serving=False)
         # Started together above and only then awaited, so boots overlap.
         if all(service.wait_serving(READY_TIMEOUT, stop) for service in services):
-            print(summary(nats, services), flush=True)
+            print(dev_credentials(services[0].env), flush=True)
+            print(summary(nats, services, certificates), flush=True)
             supervise(nats, services, stop)
         print("crm up: stopping", file=sys.stderr, flush=True)
         return 0

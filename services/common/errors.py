@@ -52,6 +52,15 @@ class Aborted(DomainError):
     """A concurrent change won, e.g. the etag sent is stale; re-read and retry."""
 
 
+class Unavailable(DomainError):
+    """Another service this call needs cannot be reached; nothing changed, retry later."""
+
+
+class PermissionDenied(DomainError):
+    """The caller may not do this, or not to this record; says nothing about
+    whether the record exists."""
+
+
 class Violations:
     """Collects field violations so a request reports all its problems at once."""
 

@@ -6,6 +6,8 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
+from crm_common.tracing import ids_of_current_span
+
 # Attributes every LogRecord has; anything else was passed with `extra=` and
 # becomes a field of the line.
 _RECORD_ATTRIBUTES = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
@@ -24,6 +26,11 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": record.getMessage(),
         }
+        # Lines written while handling a request or an event name its trace:
+        # grep one trace id across the services' logs to follow it.
+        ids = ids_of_current_span()
+        if ids is not None:
+            line["trace_id"], line["span_id"] = ids
         line.update(
             (key, value) for key, value in vars(record).items() if key not in _RECORD_ATTRIBUTES
         )

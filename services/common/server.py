@@ -26,24 +26,39 @@ from nats.aio.client import Client
 from nats.errors import Error as NatsError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from crm_common import transport
+from crm_common.audit.interceptor import CallContextInterceptor
+from crm_common.auth.interceptor import AuthInterceptor
+from crm_common.auth.roles import PermissionTable, by_method_path
+from crm_common.auth.tokens import AuthConfigError, verifier_from_settings
 from crm_common.config import ServiceSettings, SuiteSettings, load_service_settings
 from crm_common.grpc.errors import ErrorMappingInterceptor
+from crm_common.grpc.telemetry import TelemetryInterceptor
 from crm_common.logs import configure_logging
 from crm_common.messaging.broker import (
+    NatsSecurityError,
     connect,
     dead_letter_stream_config,
     ensure_stream,
     event_stream_config,
+    security_options,
 )
 from crm_common.messaging.consumer import EventConsumer, RetryPolicy, Subscription
+from crm_common.messaging.gauges import report_consumers, report_outbox
 from crm_common.messaging.relay import OutboxRelay
 from crm_common.messaging.uow import UnitOfWork
+from crm_common.metrics import serve_metrics
 from crm_common.storage.db import create_engine, ping, session_factory
 from crm_common.storage.migrations import upgrade_to_head
+from crm_common.tracing import configure_tracing, tracer
 
 log = logging.getLogger(__name__)
 
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+# The health name a liveness probe asks for: SERVING while the process answers
+# at all. Readiness ("" and each service) also follows the database and NATS,
+# and restarting a process does not bring either back.
+LIVENESS = "liveness"
 
 
 @dataclass
@@ -98,13 +113,19 @@ class ServiceSpec:
     services: Sequence[GrpcService]
     subscriptions: Sequence[Subscription] = field(default=())
     jobs: Sequence[Job] = field(default=())
+    # Who may call each RPC (crm_common.auth.roles); an RPC missing here is refused.
+    permissions: PermissionTable = field(default_factory=dict)
 
 
 def main(spec: ServiceSpec) -> None:
     suite = SuiteSettings()
     settings = load_service_settings(spec.name)
     configure_logging(spec.name, suite.log_level)
-    asyncio.run(serve(spec, settings, suite))
+    tracing = configure_tracing(spec.name, settings.traces_file)
+    try:
+        asyncio.run(serve(spec, settings, suite))
+    finally:
+        tracing.shutdown()  # exports the spans still batched
 
 
 async def serve(spec: ServiceSpec, settings: ServiceSettings, suite: SuiteSettings) -> None:
@@ -114,8 +135,20 @@ async def serve(spec: ServiceSpec, settings: ServiceSettings, suite: SuiteSettin
     sessions = session_factory(engine)
     runtime = Runtime(spec.name, settings, engine, sessions, OutboxRelay(sessions))
 
+    try:
+        auth = AuthInterceptor(verifier_from_settings(suite), by_method_path(spec.permissions))
+    except AuthConfigError as error:
+        raise SystemExit(f"{spec.name}: {error}") from None
     server = grpc.aio.server(
-        interceptors=[ErrorMappingInterceptor()],
+        # Telemetry first (outermost): it records the status the client gets,
+        # refusals by auth included. The call context (for audit entries) comes
+        # after auth, which sets the caller it attributes changes to.
+        interceptors=[
+            TelemetryInterceptor(),
+            auth,
+            CallContextInterceptor(),
+            ErrorMappingInterceptor(),
+        ],
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
@@ -123,6 +156,7 @@ async def serve(spec: ServiceSpec, settings: ServiceSettings, suite: SuiteSettin
     )
     health = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
+    await health.set(LIVENESS, health_pb2.HealthCheckResponse.SERVING)
     service_names = [service.descriptor.full_name for service in spec.services]
     reflection.enable_server_reflection(
         [
@@ -134,7 +168,11 @@ async def serve(spec: ServiceSpec, settings: ServiceSettings, suite: SuiteSettin
     )
     for service in spec.services:
         service.add_to_server(service.servicer(runtime.unit_of_work), server)
-    port = server.add_insecure_port(settings.listen_address)
+    try:
+        port = transport.listen(server, settings.listen_address, suite)
+        security_options(suite)  # refuses bad NATS settings now, not in the background
+    except (transport.TlsConfigurationError, NatsSecurityError) as error:
+        raise SystemExit(f"cannot start: {error}") from None
     if port == 0:
         raise SystemExit(f"cannot listen on {settings.listen_address}")
 
@@ -143,8 +181,10 @@ async def serve(spec: ServiceSpec, settings: ServiceSettings, suite: SuiteSettin
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stopping.set)
 
+    metrics_server = serve_metrics(settings.metrics_address) if settings.metrics_address else None
     messaging = Messaging(spec, runtime, suite)
     await server.start()
+    probes = await _serve_probes(health, settings.health_address)
     log.info("serving", extra={"address": settings.listen_address, "services": service_names})
     messaging.start()
     readiness = asyncio.create_task(
@@ -154,16 +194,22 @@ async def serve(spec: ServiceSpec, settings: ServiceSettings, suite: SuiteSettin
         asyncio.create_task(_every(suite.jobs_interval_seconds, job, runtime, stopping))
         for job in spec.jobs
     ]
+    if metrics_server is not None:
+        jobs.append(asyncio.create_task(report_outbox(sessions, stopping)))
     await stopping.wait()
 
     log.info("draining")
     await _set_all(health, ["", *service_names], health_pb2.HealthCheckResponse.NOT_SERVING)
     await server.stop(settings.shutdown_grace_seconds)
+    if probes is not None:
+        await probes.stop(0)
     await asyncio.gather(*jobs)
     await messaging.stop()
     readiness.cancel()
     await asyncio.gather(readiness, return_exceptions=True)
     await engine.dispose()
+    if metrics_server is not None:
+        metrics_server.shutdown()
     log.info("stopped")
 
 
@@ -187,7 +233,9 @@ class Messaging:
 
     async def _run(self) -> None:
         try:
-            self.client = await connect(self._suite.nats_url, self._spec.name)
+            self.client = await connect(
+                self._suite.nats_url, self._spec.name, security_options(self._suite)
+            )
             js = self.client.jetstream()
             await self._ensure_streams(js)
             retry = RetryPolicy(
@@ -198,9 +246,15 @@ class Messaging:
                 EventConsumer(self._spec.name, subscription, self._runtime.unit_of_work, retry)
                 for subscription in self._spec.subscriptions
             ]
+            gauges = (
+                [report_consumers(js, consumers, self._stop)]
+                if self._runtime.settings.metrics_address
+                else []
+            )
             await asyncio.gather(
                 self._runtime.relay.run(js, self._stop),
                 *(_until_stopped(consumer.run, js, self._stop) for consumer in consumers),
+                *gauges,
             )
             await self._flush_outbox(js)
         finally:
@@ -262,7 +316,9 @@ async def _every(
     the next one tries again, since a job picks up whatever is due."""
     while not stopping.is_set():
         try:
-            await job.run(runtime.unit_of_work, datetime.now(UTC))
+            # A trace per run: the events it announces carry it to their consumers.
+            with tracer.start_as_current_span(f"job {job.name}"):
+                await job.run(runtime.unit_of_work, datetime.now(UTC))
         except Exception:
             log.exception("job failed", extra={"job": job.name})
         with contextlib.suppress(TimeoutError):
@@ -291,6 +347,19 @@ async def _report_readiness(
             )
             current = status
         await asyncio.sleep(0.5)
+
+
+async def _serve_probes(health: health_aio.HealthServicer, address: str) -> grpc.aio.Server | None:
+    """Health alone, in plaintext, on its own port: Kubernetes' gRPC probes cannot
+    speak TLS, and this port answers nothing else. None when no address is set."""
+    if not address:
+        return None
+    probes = grpc.aio.server()
+    health_pb2_grpc.add_HealthServicer_to_server(health, probes)
+    if probes.add_insecure_port(address) == 0:
+        raise SystemExit(f"cannot listen on {address} for health probes")
+    await probes.start()
+    return probes
 
 
 async def _database_answers(engine: AsyncEngine) -> bool:

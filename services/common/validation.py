@@ -5,7 +5,7 @@ tickets by the same rules instead of a copy of them.
 """
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any, TypeVar
 
@@ -16,6 +16,9 @@ T = TypeVar("T")
 TAG_MAX = 64
 TAGS_MAX = 50
 EMAIL_MAX = 254
+CUSTOM_FIELDS_MAX = 100
+CUSTOM_VALUE_MAX = 1000
+CUSTOM_FIELD_KEY = re.compile(r"[a-z][a-z0-9_]{0,62}")
 
 _ID = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s.]+(\.[^@\s.]+)+")
@@ -56,6 +59,19 @@ def normalise_tags(tags: tuple[str, ...], violations: Violations, path: str) -> 
             violations.add(f"{path}[{index}]", f"tags are 1-{TAG_MAX} characters without commas")
         result[clean] = None
     return tuple(result)
+
+
+def normalise_custom_fields(
+    values: Mapping[str, str], violations: Violations, path: str
+) -> dict[str, str]:
+    """Open-ended key/value fields (moved here from crm_support.domain.tickets for sales):
+    keys `[a-z][a-z0-9_]{0,62}`, values up to 1000 characters, sorted by key."""
+    check_count(violations, path, tuple(values), CUSTOM_FIELDS_MAX)
+    for key, value in values.items():
+        if not CUSTOM_FIELD_KEY.fullmatch(key):
+            violations.add(f"{path}[{key!r}]", "keys are [a-z][a-z0-9_]{0,62}")
+        check_length(violations, f"{path}[{key!r}]", value, CUSTOM_VALUE_MAX)
+    return dict(sorted(values.items()))
 
 
 def apply_changes(

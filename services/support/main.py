@@ -17,8 +17,10 @@ from crm.support.v1 import (
     view_service_pb2_grpc,
 )
 from crm_common import server
+from crm_common.audit.service import AUDIT_SERVICE
 from crm_support.api.agent_service import AgentServicer
 from crm_support.api.automation import AutomationServicer
+from crm_support.api.permissions import PERMISSIONS
 from crm_support.api.reports import ReportServicer
 from crm_support.api.servicer import SupportServicer
 from crm_support.api.sla import SlaServicer
@@ -40,6 +42,7 @@ SERVICES = [
         automation_service_pb2, automation_service_pb2_grpc, "AutomationService", AutomationServicer
     ),
     server.grpc_service(sla_service_pb2, sla_service_pb2_grpc, "SlaService", SlaServicer),
+    AUDIT_SERVICE,
 ]
 
 JOBS: list[server.Job] = [
@@ -50,6 +53,7 @@ JOBS: list[server.Job] = [
 
 SPEC = server.ServiceSpec(
     name="support",
+    permissions=PERMISSIONS,
     migrations=Path(__file__).parent / "storage" / "migrations",
     services=SERVICES,
     subscriptions=[CONTACTS],

@@ -24,6 +24,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from crm_cli.servers import NatsServer, PostgresServer, free_port
+from tests.integration.harness import AUTH_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
 TAG = "localhost/crm-suite:test"
@@ -128,6 +129,8 @@ def test_image_migrates_then_serves_health_on_a_read_only_root(
         "CRM_NATS_URL": nats_server.url,
         "CRM_CONTACTS_DATABASE_URL": database,
         "CRM_CONTACTS_MIGRATE_ON_START": "false",
+        # A service without a key to verify tokens with refuses to start.
+        **AUTH_ENV,
     }
 
     # The migration Job.

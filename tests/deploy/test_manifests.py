@@ -7,6 +7,7 @@ Offline: kubernetes-validate ships the API schemas of each Kubernetes version.
 """
 
 import functools
+import json
 import re
 import shutil
 import subprocess
@@ -18,8 +19,11 @@ from typing import Any
 import kubernetes_validate
 import pytest
 import yaml
+from prometheus_client.metrics import MetricWrapperBase
 
+from crm_common import metrics
 from crm_common.config import DEFAULT_PORTS, ServiceSettings, SuiteSettings
+from crm_common.server import LIVENESS
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -30,8 +34,9 @@ SERVICES = tuple(DEFAULT_PORTS)
 # kubernetes-validate, strict: unknown fields fail too).
 KUBERNETES_VERSION = "1.32.0"
 
-# Custom resources have no schema in kubernetes-validate. None is rendered
-# today; a kind added here is reported as not validated, never silently passed.
+# Custom resources have no schema in kubernetes-validate: a kind added here is
+# reported as not validated, never silently passed. The ServiceMonitor
+# (production) gets a structural check of its own below.
 CUSTOM_KINDS = {
     ("postgresql.cnpg.io/v1", "Cluster"),
     ("monitoring.coreos.com/v1", "ServiceMonitor"),
@@ -39,6 +44,7 @@ CUSTOM_KINDS = {
 
 WORKLOADS = ("Deployment", "StatefulSet", "Job")
 GRPC_PORT = 50051
+METRICS_PORT = 9464
 # NATS releases before this one can lose whole streams on a process crash
 # (Jepsen's 2025 NATS analysis, fixed in 2.10.23).
 MIN_NATS = (2, 10, 23)
@@ -223,10 +229,19 @@ def test_services_probe_grpc_health_on_their_grpc_port(overlay: str) -> None:
         service = served_service(deployment)
         server = pod_spec(deployment)["containers"][0]
         ports = {port["name"]: port["containerPort"] for port in server["ports"]}
-        assert ports == {"grpc": GRPC_PORT}, name(deployment)
-        for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
-            assert server[probe]["grpc"] == {"port": GRPC_PORT}, (name(deployment), probe)
-        listen = config_map_data(overlay, server)[f"CRM_{service.upper()}_LISTEN_ADDRESS"]
+        config = config_map_data(overlay, server)
+        # With TLS on the gRPC port, the probes ask a plaintext health-only port.
+        probed = ports.pop("health", GRPC_PORT)
+        assert ports == {"grpc": GRPC_PORT, "metrics": METRICS_PORT}, name(deployment)
+        if probed != GRPC_PORT:
+            health = config[f"CRM_{service.upper()}_HEALTH_ADDRESS"]
+            assert health.endswith(f":{probed}"), (name(deployment), health)
+        for probe in ("readinessProbe", "startupProbe"):
+            assert server[probe]["grpc"] == {"port": probed}, (name(deployment), probe)
+        # Liveness asks for the name that ignores database and NATS outages.
+        liveness = {"port": probed, "service": LIVENESS}
+        assert server["livenessProbe"]["grpc"] == liveness, name(deployment)
+        listen = config[f"CRM_{service.upper()}_LISTEN_ADDRESS"]
         assert listen.endswith(f":{GRPC_PORT}"), (name(deployment), listen)
 
 
@@ -359,10 +374,16 @@ def test_network_policy_allows_only_what_each_service_needs(overlay: str) -> Non
         assert any(set(p["spec"]["policyTypes"]) == {"Ingress", "Egress"} for p in policies)
         ingress = [rule for p in policies for rule in p["spec"].get("ingress", [])]
         assert ingress and all(
-            [port["port"] for port in rule["ports"]] == ["grpc"]
-            and all(set(peer) == {"podSelector"} for peer in rule["from"])
+            (
+                [port["port"] for port in rule["ports"]] == ["grpc"]
+                and all(set(peer) == {"podSelector"} for peer in rule["from"])
+            )
+            or (
+                [port["port"] for port in rule["ports"]] == ["metrics"]
+                and all(_is_prometheus(peer) for peer in rule["from"])
+            )
             for rule in ingress
-        ), f"{service}: ingress beyond the gRPC port from this namespace"
+        ), f"{service}: ingress beyond gRPC from this namespace and metrics from Prometheus"
         assert egress_to(overlay, labels, nats, 4222), f"{service} cannot reach NATS"
         assert egress_to(overlay, labels, {"app.kubernetes.io/name": "postgresql"}, 5432)
         for other, other_labels in pods.items():
@@ -370,6 +391,88 @@ def test_network_policy_allows_only_what_each_service_needs(overlay: str) -> Non
             # Lead conversion: sales calls contacts; everything else is events.
             expected = (service, other) == ("sales", "contacts")
             assert allowed == expected, f"{service} -> {other} gRPC allowed: {allowed}"
+
+
+def _is_prometheus(peer: dict[str, Any]) -> bool:
+    """Prometheus pods in the monitoring namespace, and nothing wider."""
+    return (
+        set(peer) == {"namespaceSelector", "podSelector"}
+        and selects(peer["namespaceSelector"], {"kubernetes.io/metadata.name": "monitoring"})
+        and not selects(peer["namespaceSelector"], {"kubernetes.io/metadata.name": "default"})
+        and selects(peer["podSelector"], {"app.kubernetes.io/name": "prometheus"})
+        and not selects(peer["podSelector"], {"app.kubernetes.io/name": "contacts"})
+    )
+
+
+# --- metrics --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_service_serves_metrics_on_its_metrics_port(overlay: str) -> None:
+    services = {obj["metadata"]["name"]: obj for obj in objects(overlay, "Service")}
+    for deployment in objects(overlay, "Deployment"):
+        service = served_service(deployment)
+        server = pod_spec(deployment)["containers"][0]
+        address = config_map_data(overlay, server)[f"CRM_{service.upper()}_METRICS_ADDRESS"]
+        assert address == f"0.0.0.0:{METRICS_PORT}", (name(deployment), address)
+        (front,) = [
+            s
+            for s in services.values()
+            if selects({"matchLabels": s["spec"]["selector"]}, pod_labels(deployment))
+        ]
+        ports = {port["name"]: port for port in front["spec"]["ports"]}
+        assert ports["metrics"]["targetPort"] == "metrics", name(front)
+
+
+def test_production_scrapes_every_service_with_a_service_monitor() -> None:
+    (monitor,) = objects("production", "ServiceMonitor")
+    assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
+    spec = monitor["spec"]
+    # The fields of the CRD this uses; a typo would be dropped silently by the API server.
+    assert set(spec) <= {"selector", "endpoints", "namespaceSelector", "jobLabel"}
+    (endpoint,) = spec["endpoints"]
+    assert set(endpoint) <= {"port", "path", "interval", "scrapeTimeout", "scheme"}
+    assert (endpoint["port"], endpoint["path"]) == ("metrics", "/metrics")
+    scraped = {
+        s["metadata"]["labels"]["app.kubernetes.io/name"]
+        for s in objects("production", "Service")
+        if selects(spec["selector"], s["metadata"].get("labels", {}))
+    }
+    assert scraped == set(SERVICES)
+
+
+def test_the_dashboard_charts_only_metrics_the_services_export() -> None:
+    (config,) = [
+        m
+        for m in objects("production", "ConfigMap")
+        if m["metadata"].get("labels", {}).get("grafana_dashboard") == "1"
+    ]
+    dashboard = json.loads(config["data"]["crm-suite.json"])
+    expressions = [
+        target["expr"] for panel in dashboard["panels"] for target in panel.get("targets", [])
+    ]
+    charted = {
+        found for expr in expressions for found in re.findall(r"\b(grpc_server_\w+|crm_\w+)", expr)
+    }
+    suffixes = {"counter": ["_total"], "gauge": [""], "histogram": ["_bucket", "_count", "_sum"]}
+    exported = {
+        family.name + suffix
+        for collector in vars(metrics).values()
+        if isinstance(collector, MetricWrapperBase)
+        for family in collector.describe()
+        for suffix in suffixes[family.type]
+    }
+    assert charted and charted <= exported, charted - exported
+    expected = {
+        "grpc_server_handled_total",
+        "grpc_server_handling_seconds_bucket",
+        "crm_outbox_backlog_events",
+        "crm_outbox_oldest_event_age_seconds",
+        "crm_consumer_pending_events",
+        "crm_consumer_redeliveries_total",
+        "crm_dead_letter_events",
+    }
+    assert expected <= charted, expected - charted
 
 
 # --- NATS -----------------------------------------------------------------
@@ -422,3 +525,41 @@ def test_dev_runs_one_nats_server_and_one_postgresql_with_a_database_per_service
     )
     script = init["data"]["init-databases.sh"]
     assert "for service in " + " ".join(SERVICES) in script
+
+
+def test_production_uses_mutual_tls_for_grpc_and_tls_for_nats() -> None:
+    for deployment in objects("production", "Deployment"):
+        server = pod_spec(deployment)["containers"][0]
+        mounts = {mount["name"]: mount["mountPath"] for mount in server["volumeMounts"]}
+        secrets = {
+            volume["name"]: volume["secret"]["secretName"]
+            for volume in pod_spec(deployment)["volumes"]
+            if "secret" in volume
+        }
+        assert secrets.get("tls") == "crm-tls", name(deployment)
+        config = config_map_data("production", server)
+        files = [
+            "CRM_TLS_CERT_FILE",
+            "CRM_TLS_KEY_FILE",
+            "CRM_TLS_CLIENT_CA_FILE",  # servers demand client certificates
+            "CRM_TLS_CA_FILE",
+            "CRM_TLS_CLIENT_CERT_FILE",
+            "CRM_TLS_CLIENT_KEY_FILE",
+            "CRM_NATS_TLS_CA_FILE",
+            "CRM_NATS_TLS_CERT_FILE",
+            "CRM_NATS_TLS_KEY_FILE",
+        ]
+        for key in files:
+            assert config[key].startswith(mounts["tls"] + "/"), (name(deployment), key)
+        assert config["CRM_NATS_URL"].startswith("tls://"), name(deployment)
+    tls = re.search(r"^tls \{(.*?)^\}", nats_config("production"), re.MULTILINE | re.DOTALL)
+    assert tls is not None and re.search(r"^\s*verify:\s*true\s*$", tls.group(1), re.MULTILINE)
+    (nats,) = [s for s in objects("production", "StatefulSet") if s["metadata"]["name"] == "nats"]
+    volumes = pod_spec(nats)["volumes"]
+    assert any(volume.get("secret", {}).get("secretName") == "nats-tls" for volume in volumes)
+
+
+def test_dev_stays_plaintext() -> None:
+    for deployment in objects("dev", "Deployment"):
+        config = config_map_data("dev", pod_spec(deployment)["containers"][0])
+        assert not {key for key in config if key.startswith(("CRM_TLS_", "CRM_NATS_TLS_"))}

@@ -1,7 +1,6 @@
 """Agents, groups and ticket assignment through the support service, on SQLite
 and PostgreSQL: CRUD, precise errors, automatic assignment under concurrency."""
 
-import asyncio
 import uuid
 from collections import Counter
 from collections.abc import Callable
@@ -547,7 +546,7 @@ def test_assignments_are_announced(suite: Suite, agents: AgentServiceStub) -> No
     assert reassigned.assignee == other.name
 
     def check() -> None:
-        events = asyncio.run(ticket_events(suite, created.name.removeprefix("tickets/")))
+        events = ticket_events(suite, created.name.removeprefix("tickets/"))
         assert [e.type for e in events] == ["ticket.created", "ticket.updated", "ticket.assigned"]
         born = events_pb2.TicketCreated()
         events[0].payload.Unpack(born)

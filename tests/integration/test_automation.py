@@ -1,6 +1,5 @@
 """Macros, triggers and automations through AutomationService, on SQLite and PostgreSQL."""
 
-import asyncio
 import uuid
 
 import grpc
@@ -214,7 +213,7 @@ def test_macro_replies_by_the_requesters_first_name(
     assert stale.code() == grpc.StatusCode.ABORTED
 
     def check_events() -> None:
-        events = asyncio.run(ticket_events(suite, ticket.name.split("/")[1]))
+        events = ticket_events(suite, ticket.name.split("/")[1])
         types = [e.type for e in events if e.type in TICKET_EVENTS]
         assert types == [
             "ticket.created",
@@ -453,7 +452,7 @@ def test_automation_closes_solved_tickets_once_the_condition_holds(
     assert get_ticket(suite, still_open.name).status == tp.TICKET_STATUS_NEW
 
     def check_events() -> None:
-        events = asyncio.run(ticket_events(suite, solved.name.split("/")[1]))
+        events = ticket_events(suite, solved.name.split("/")[1])
         types = [e.type for e in events]
         assert types.count("ticket.status_changed") == 2
         assert types.count("ticket.comment_added") == 1

@@ -1,6 +1,5 @@
 """Satisfaction ratings (CSAT) through the support service, on SQLite and PostgreSQL."""
 
-import asyncio
 from concurrent.futures import ThreadPoolExecutor
 
 import grpc
@@ -69,7 +68,7 @@ def test_the_rating_is_announced_as_an_update(suite: Suite) -> None:
     rated = rate(suite, name, GOOD, "Thanks!")
 
     def check() -> events_pb2.TicketUpdated:
-        events = asyncio.run(ticket_events(suite, name.removeprefix("tickets/")))
+        events = ticket_events(suite, name.removeprefix("tickets/"))
         # Other updates may interleave (the requester's address becoming a
         # contact re-points the ticket); exactly one announces the rating.
         updates = []

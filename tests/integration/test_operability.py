@@ -58,6 +58,8 @@ def test_health_follows_the_broker(whole_suite: Suite) -> None:
         eventually(
             lambda service=service: _assert_equal(health_status(whole_suite, service), not_serving)
         )
+        # Unready, not dead: a restart would not bring the broker back.
+        assert health_status(whole_suite, service, "liveness") == serving
     whole_suite.nats.start()
     for service in SERVICES:
         eventually(

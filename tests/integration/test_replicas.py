@@ -17,7 +17,8 @@ from crm.contacts.v1 import person_pb2
 from crm.contacts.v1.contacts_service_pb2_grpc import ContactsServiceStub
 from crm_cli.processes import ServiceProcess
 from crm_cli.servers import NatsServer, PostgresServer, free_port
-from tests.integration.harness import eventually
+from crm_common.auth.client import with_token
+from tests.integration.harness import ADMIN_TOKEN, eventually
 from tests.integration.test_faults import scalar, stream_message_count
 
 pytestmark = pytest.mark.slow
@@ -67,7 +68,7 @@ def test_rolling_restart_of_two_replicas_under_load_loses_and_duplicates_nothing
     stop = threading.Event()
 
     def write_through(process: ServiceProcess) -> None:
-        with grpc.insecure_channel(process.address) as channel:
+        with with_token(grpc.insecure_channel(process.address), ADMIN_TOKEN) as channel:
             stub = ContactsServiceStub(channel)
             index = 0
             while not stop.is_set():

@@ -5,13 +5,11 @@ tests do not measure each other's tickets. Short real-time targets use a 24x7
 calendar, so that business time is wall-clock time.
 """
 
-import asyncio
 import time
 import uuid
 from pathlib import Path
 
 import grpc
-import nats
 import pytest
 from google.protobuf.duration_pb2 import Duration
 from google.protobuf.field_mask_pb2 import FieldMask
@@ -27,8 +25,15 @@ from crm.support.v1.sla_service_pb2_grpc import SlaServiceStub
 from crm.support.v1.support_service_pb2_grpc import SupportServiceStub
 from crm_cli.processes import ServiceProcess
 from crm_cli.servers import NatsServer, PostgresServer, free_port
-from crm_common.messaging.envelope import stream_for
-from tests.integration.harness import Suite, eventually, field_violations, rpc_error
+from crm_common.auth.client import with_token
+from tests.integration.harness import (
+    ADMIN_TOKEN,
+    Suite,
+    eventually,
+    field_violations,
+    published_events,
+    rpc_error,
+)
 
 WEEKDAYS = range(dayofweek_pb2.MONDAY, dayofweek_pb2.FRIDAY + 1)
 EVERY_DAY = range(dayofweek_pb2.MONDAY, dayofweek_pb2.SUNDAY + 1)
@@ -116,33 +121,9 @@ def targets(ticket: tp.Ticket) -> dict[int, tp.SlaTarget]:
     return {target.metric: target for target in ticket.sla_targets}
 
 
-def stream_events(nats_url: str) -> list[Event]:
-    """Every event on the support stream, in stream order."""
-
-    async def read() -> list[Event]:
-        client = await nats.connect(nats_url)
-        try:
-            js = client.jetstream()
-            stream = stream_for("support")
-            subscription = await js.subscribe(
-                "crm.events.support.>", stream=stream, ordered_consumer=True
-            )
-            pending = (await js.stream_info(stream)).state.messages
-            found = [
-                Event.FromString((await subscription.next_msg(timeout=5)).data)
-                for _ in range(pending)
-            ]
-            await subscription.unsubscribe()
-            return found
-        finally:
-            await client.close()
-
-    return asyncio.run(read())
-
-
 def ticket_events(suite: Suite, ticket: str) -> list[Event]:
     ticket_id = ticket.removeprefix("tickets/")
-    return [e for e in stream_events(suite.nats.url) if e.aggregate_id == ticket_id]
+    return [e for e in published_events(suite.nats.url, "support") if e.aggregate_id == ticket_id]
 
 
 def event_types(suite: Suite, ticket: str) -> list[str]:
@@ -778,7 +759,7 @@ def test_replicas_racing_announce_each_target_once(
         try:
             for replica in replicas:
                 replica.start()
-            with grpc.insecure_channel(replicas[0].address) as channel:
+            with with_token(grpc.insecure_channel(replicas[0].address), ADMIN_TOKEN) as channel:
                 stub = SlaServiceStub(channel)
                 calendar = pb.Calendar(
                     display_name="24x7",
@@ -810,7 +791,7 @@ def test_replicas_racing_announce_each_target_once(
 
             def announced() -> dict[str, list[str]]:
                 found: dict[str, list[str]] = {ticket_id: [] for ticket_id in ids}
-                for event in stream_events(broker.url):
+                for event in published_events(broker.url, "support"):
                     if event.type.startswith("ticket.sla_"):
                         found[event.aggregate_id].append(event.type)
                 assert all(len(types) >= 2 for types in found.values()), found

@@ -1,7 +1,6 @@
 """Merging tickets, and links from tickets to tasks and opportunities, on SQLite
 and PostgreSQL."""
 
-import asyncio
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
@@ -126,8 +125,8 @@ def test_merge_announces_both_tickets_and_the_merge(suite: Suite) -> None:
     own = {"ticket.updated", "ticket.status_changed", "ticket.comment_added", "ticket.merged"}
 
     def check() -> tuple[list[Event], list[Event]]:
-        about_source = asyncio.run(ticket_events(suite, source.name.removeprefix("tickets/")))
-        about_target = asyncio.run(ticket_events(suite, target.name.removeprefix("tickets/")))
+        about_source = ticket_events(suite, source.name.removeprefix("tickets/"))
+        about_target = ticket_events(suite, target.name.removeprefix("tickets/"))
         assert [e.type for e in about_source if e.type in own][-4:] == [
             "ticket.updated",
             "ticket.status_changed",

@@ -1,11 +1,9 @@
 """Tickets and their conversation through the support service, on SQLite and PostgreSQL."""
 
-import asyncio
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import grpc
-import nats
 import pytest
 from google.protobuf.field_mask_pb2 import FieldMask
 
@@ -15,8 +13,13 @@ from crm.events.v1.event_pb2 import Event
 from crm.support.v1 import comment_pb2, events_pb2
 from crm.support.v1 import support_service_pb2 as support
 from crm.support.v1 import ticket_pb2 as tp
-from crm_common.messaging.envelope import stream_for
-from tests.integration.harness import Suite, eventually, field_violations, rpc_error
+from tests.integration.harness import (
+    Suite,
+    eventually,
+    field_violations,
+    published_events,
+    rpc_error,
+)
 
 
 def ticket(**overrides: object) -> tp.Ticket:
@@ -296,7 +299,7 @@ def test_events_reach_the_stream(suite: Suite) -> None:
     }
 
     def check() -> None:
-        events = asyncio.run(ticket_events(suite, name.removeprefix("tickets/")))
+        events = ticket_events(suite, name.removeprefix("tickets/"))
         assert [e.type for e in events] == list(expected)
         for event in events:
             assert event.aggregate_type == "ticket"
@@ -309,22 +312,6 @@ def test_events_reach_the_stream(suite: Suite) -> None:
     eventually(check)
 
 
-async def ticket_events(suite: Suite, ticket_id: str) -> list[Event]:
+def ticket_events(suite: Suite, ticket_id: str) -> list[Event]:
     """Every event about the ticket on the support stream, in stream order."""
-    client = await nats.connect(suite.nats.url)
-    try:
-        js = client.jetstream()
-        subscription = await js.subscribe(
-            "crm.events.support.>", stream=stream_for("support"), ordered_consumer=True
-        )
-        pending = (await js.stream_info(stream_for("support"))).state.messages
-        found: list[Event] = []
-        for _ in range(pending):
-            message = await subscription.next_msg(timeout=5)
-            event = Event.FromString(message.data)
-            if event.aggregate_id == ticket_id:
-                found.append(event)
-        await subscription.unsubscribe()
-        return found
-    finally:
-        await client.close()
+    return published_events(suite.nats.url, "support", ticket_id)

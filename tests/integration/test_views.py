@@ -20,6 +20,8 @@ from crm.support.v1 import ticket_pb2 as tp
 from crm.support.v1 import view_service_pb2 as pb
 from crm.support.v1.agent_service_pb2_grpc import AgentServiceStub
 from crm.support.v1.view_service_pb2_grpc import ViewServiceStub
+from crm_common.auth.principal import Principal
+from crm_common.auth.roles import SUPPORT_SUPERVISOR
 from crm_common.messaging.uow import UnitOfWork
 from crm_common.storage.db import create_engine, session_factory
 from crm_common.storage.migrations import upgrade_to_head
@@ -33,6 +35,8 @@ from crm_support.storage.agents import AgentRepository
 from crm_support.storage.tickets import TicketRepository
 from tests.integration.harness import Databases, Suite, field_violations, rpc_error
 
+# Handlers called directly act for a caller: one who sees every ticket.
+SUPERVISOR = Principal("sue", frozenset({SUPPORT_SUPERVISOR}))
 BUILT_IN = ["views/my-open", "views/breaching-soon", "views/unassigned-urgent", "views/unsolved"]
 
 
@@ -472,7 +476,7 @@ async def _check_sla_order(url: str) -> None:
         seen: list[str] = []
         after = None
         while True:
-            page = await handlers.list_queue_tickets(units(), "agents/a", after, 3)
+            page = await handlers.list_queue_tickets(units(), SUPERVISOR, "agents/a", after, 3)
             seen += [labels[t.id] for t in page.items]
             if page.next_key is None:
                 break
@@ -487,7 +491,9 @@ async def _check_sla_order(url: str) -> None:
             "no-sla-low",
         ]
 
-        breaching, token = await handlers.list_view_tickets(units(), "breaching-soon", "", "", 50)
+        breaching, token = await handlers.list_view_tickets(
+            units(), SUPERVISOR, "breaching-soon", "", "", 50
+        )
         assert [labels[t.id] for t in breaching] == [
             "overdue",
             "pending",
@@ -496,7 +502,7 @@ async def _check_sla_order(url: str) -> None:
         ]
         assert token == ""
         counted = await handlers.count_view_tickets(
-            units(), ["breaching-soon", "unsolved", "my-open"], "agents/a"
+            units(), SUPERVISOR, ["breaching-soon", "unsolved", "my-open"], "agents/a"
         )
         assert [(c.view, c.count, c.capped) for c in counted] == [
             ("views/breaching-soon", 4, False),
@@ -511,7 +517,7 @@ async def _check_sla_order(url: str) -> None:
         running = await handlers.create_view(
             units(), ViewDetails("Running", "sla_due_time:*"), None, "running"
         )
-        counted = await handlers.count_view_tickets(units(), [later.id, running.id], "")
+        counted = await handlers.count_view_tickets(units(), SUPERVISOR, [later.id, running.id], "")
         assert [c.count for c in counted] == [4, 5]
     finally:
         await engine.dispose()

@@ -6,6 +6,7 @@ unexpected is logged and answered INTERNAL without leaking its text.
 
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from functools import partial
 from typing import Any
 
 import grpc
@@ -21,7 +22,10 @@ from crm_common.errors import (
     FailedPrecondition,
     InvalidArgument,
     NotFound,
+    PermissionDenied,
+    Unavailable,
 )
+from crm_common.grpc.handlers import wrap_handler
 from crm_common.grpc.request_checks import check_request
 
 log = logging.getLogger(__name__)
@@ -32,6 +36,8 @@ _CODES: dict[type[DomainError], int] = {
     AlreadyExists: code_pb2.ALREADY_EXISTS,
     FailedPrecondition: code_pb2.FAILED_PRECONDITION,
     Aborted: code_pb2.ABORTED,
+    Unavailable: code_pb2.UNAVAILABLE,
+    PermissionDenied: code_pb2.PERMISSION_DENIED,
 }
 
 
@@ -110,30 +116,10 @@ class ErrorMappingInterceptor(grpc.aio.ServerInterceptor):
             return handler
         # The same handler serves every call of a method: wrap it once.
         if method not in self._wrapped:
-            self._wrapped[method] = _wrap(handler, method)
+            self._wrapped[method] = wrap_handler(
+                handler, partial(_guard_unary, method=method), partial(_guard_stream, method=method)
+            )
         return self._wrapped[method]
-
-
-def _wrap(handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
-    serializers = {
-        "request_deserializer": handler.request_deserializer,
-        "response_serializer": handler.response_serializer,
-    }
-    if handler.unary_unary:
-        return grpc.unary_unary_rpc_method_handler(
-            _guard_unary(handler.unary_unary, method), **serializers
-        )
-    if handler.stream_unary:
-        return grpc.stream_unary_rpc_method_handler(
-            _guard_unary(handler.stream_unary, method), **serializers
-        )
-    if handler.unary_stream:
-        return grpc.unary_stream_rpc_method_handler(
-            _guard_stream(handler.unary_stream, method), **serializers
-        )
-    return grpc.stream_stream_rpc_method_handler(
-        _guard_stream(handler.stream_stream, method), **serializers
-    )
 
 
 def _guard_unary(
@@ -141,8 +127,7 @@ def _guard_unary(
 ) -> Callable[..., Awaitable[Any]]:
     async def guarded(request: Any, context: grpc.aio.ServicerContext) -> Any:
         try:
-            check_request(request)
-            return await behavior(request, context)
+            return await behavior(_checked(request), context)
         except grpc.aio.AbortError:
             raise
         except Exception as error:
@@ -156,8 +141,7 @@ def _guard_stream(
 ) -> Callable[..., AsyncIterator[Any]]:
     async def guarded(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
         try:
-            check_request(request)
-            async for response in behavior(request, context):
+            async for response in behavior(_checked(request), context):
                 yield response
         except grpc.aio.AbortError:
             raise
@@ -165,3 +149,17 @@ def _guard_stream(
             await _abort_for(error, context, method)
 
     return guarded
+
+
+def _checked(request: Any) -> Any:
+    """The request, checked; a client stream's messages are checked as they arrive."""
+    if isinstance(request, AsyncIterator):
+        return _checking(request)
+    check_request(request)
+    return request
+
+
+async def _checking(requests: AsyncIterator[Any]) -> AsyncIterator[Any]:
+    async for request in requests:
+        check_request(request)
+        yield request

@@ -17,17 +17,23 @@ from nats.aio.msg import Msg
 from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from opentelemetry.trace import SpanKind
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 
 from crm.events.v1.event_pb2 import Event
+from crm_common import metrics
 from crm_common.messaging.envelope import DEAD_LETTER_ROOT, SUBJECT_ROOT, stream_for
 from crm_common.messaging.tables import inbox
 from crm_common.messaging.uow import UnitOfWork, UnitOfWorkFactory
+from crm_common.tracing import context_from_headers, tracer
 
 log = logging.getLogger(__name__)
 
 EventHandler = Callable[[Event, UnitOfWork], Awaitable[None]]
+
+# What became of a delivery (crm_consumer_events_total's outcome label).
+OUTCOMES = ("applied", "duplicate", "ignored", "retried", "dead_lettered")
 
 
 @dataclass(frozen=True)
@@ -66,13 +72,18 @@ class EventConsumer:
         self._retry = retry
         self.applied = 0
         self.dead_lettered = 0
+        self.stream = stream_for(subscription.source)
+        self._outcomes = {
+            outcome: metrics.consumer_events.labels(self.name, outcome) for outcome in OUTCOMES
+        }
+        self._redeliveries = metrics.consumer_redeliveries.labels(self.name)
 
     async def run(self, js: JetStreamContext, stop: asyncio.Event, batch: int = 100) -> None:
         source = self._subscription.source
         subscription = await js.pull_subscribe(
             f"{SUBJECT_ROOT}.{source}.>",
             durable=self.name,
-            stream=stream_for(source),
+            stream=self.stream,
             config=ConsumerConfig(
                 ack_policy=AckPolicy.EXPLICIT,
                 deliver_policy=DeliverPolicy.ALL,
@@ -98,12 +109,35 @@ class EventConsumer:
                 await self._handle(js, message)
 
     async def _handle(self, js: JetStreamContext, message: Msg) -> None:
+        if (message.metadata.num_delivered or 1) > 1:
+            self._redeliveries.inc()
+        # The span continues the trace of the request whose commit published the event.
+        with tracer.start_as_current_span(
+            f"process {message.subject}",
+            context=context_from_headers(message.headers),
+            kind=SpanKind.CONSUMER,
+            attributes={
+                "messaging.system": "nats",
+                "messaging.destination.name": message.subject,
+                "messaging.consumer.group.name": self.name,
+            },
+        ):
+            await self._handle_in_span(js, message)
+
+    async def _handle_in_span(self, js: JetStreamContext, message: Msg) -> None:
         try:
             event = _decode(message)
             handler = self._subscription.handlers.get(event.type)
-            if handler is not None:
-                await self._apply(event, handler)
+            if handler is None:
+                outcome = "ignored"
+            else:
+                outcome = "applied" if await self._apply(event, handler) else "duplicate"
+                log.debug(
+                    "event handled",
+                    extra={"consumer": self.name, "event_id": event.id, "outcome": outcome},
+                )
             await message.ack()
+            self._outcomes[outcome].inc()
         except PoisonEvent as error:
             await self._dead_letter(js, message, str(error))
         except (OperationalError, InterfaceError) as error:
@@ -111,6 +145,7 @@ class EventConsumer:
             # does not count towards dead-lettering it.
             log.warning("database unavailable", extra={"consumer": self.name, "error": repr(error)})
             await message.nak(delay=1.0)
+            self._outcomes["retried"].inc()
         except (NatsError, TimeoutError) as error:
             # The ack itself failed; the broker redelivers and the inbox
             # turns the second delivery into a no-op.
@@ -118,7 +153,8 @@ class EventConsumer:
         except Exception as error:
             await self._retry_or_dead_letter(js, message, error)
 
-    async def _apply(self, event: Event, handler: EventHandler) -> None:
+    async def _apply(self, event: Event, handler: EventHandler) -> bool:
+        """Whether this delivery changed anything: False if the inbox had the event."""
         async with self._units() as uow:
             seen = await uow.session.scalar(
                 select(inbox.c.event_id).where(
@@ -126,7 +162,7 @@ class EventConsumer:
                 )
             )
             if seen:
-                return
+                return False
             await handler(event, uow)
             await uow.session.execute(
                 insert(inbox).values(
@@ -137,8 +173,9 @@ class EventConsumer:
                 await uow.commit()
             except IntegrityError:
                 # Another replica applied the same delivery first.
-                return
+                return False
         self.applied += 1
+        return True
 
     async def _retry_or_dead_letter(
         self, js: JetStreamContext, message: Msg, error: Exception
@@ -153,6 +190,7 @@ class EventConsumer:
             extra={"consumer": self.name, "attempt": attempt, "error": repr(error)},
         )
         await message.nak(delay=delay)
+        self._outcomes["retried"].inc()
 
     async def _dead_letter(self, js: JetStreamContext, message: Msg, reason: str) -> None:
         sequence = message.metadata.sequence.stream
@@ -169,6 +207,7 @@ class EventConsumer:
         await js.publish(f"{DEAD_LETTER_ROOT}.{self.name}", message.data, headers=headers)
         await message.ack()
         self.dead_lettered += 1
+        self._outcomes["dead_lettered"].inc()
         log.error(
             "event dead-lettered",
             extra={"consumer": self.name, "subject": message.subject, "reason": reason},

@@ -3,7 +3,7 @@
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from google.protobuf.message import Message
 
@@ -14,6 +14,16 @@ DEAD_LETTER_ROOT = "crm.deadletter"
 DEAD_LETTER_STREAM = "CRM_DEAD_LETTERS"
 
 PayloadT = TypeVar("PayloadT", bound=Message)
+
+
+class ActorLike(Protocol):
+    """Who caused a change (crm_common.audit.context.Actor)."""
+
+    @property
+    def subject(self) -> str: ...
+
+    @property
+    def kind(self) -> str: ...
 
 
 def subject_for(source: str, event_type: str) -> str:
@@ -35,7 +45,9 @@ class OutgoingEvent:
     payload: Message
 
 
-def seal(event: OutgoingEvent, source: str, occurred_at: datetime) -> Event:
+def seal(
+    event: OutgoingEvent, source: str, occurred_at: datetime, actor: ActorLike | None = None
+) -> Event:
     envelope = Event(
         id=str(uuid.uuid4()),
         type=event.type,
@@ -46,6 +58,9 @@ def seal(event: OutgoingEvent, source: str, occurred_at: datetime) -> Event:
     )
     envelope.occurred_at.FromDatetime(occurred_at)
     envelope.payload.Pack(event.payload)
+    if actor is not None:
+        envelope.actor.subject = actor.subject
+        envelope.actor.kind = actor.kind
     return envelope
 
 

@@ -11,14 +11,18 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 
 from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
-from sqlalchemy import Row, delete, select
+from sqlalchemy import Row, delete, func, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from crm_common import metrics
 from crm_common.messaging.tables import outbox
+from crm_common.tracing import TRACEPARENT
 
 log = logging.getLogger(__name__)
 
@@ -100,18 +104,43 @@ class OutboxRelay:
                     row.subject,
                     row.body,
                     timeout=self._publish_timeout,
-                    headers={"Nats-Msg-Id": row.event_id},
+                    headers=_headers(row),
                 )
                 for row in rows
             )
         )
         self.published += len(rows)
+        metrics.outbox_published.inc(len(rows))
 
     async def _delete(self, session: AsyncSession, rows: Sequence[Row]) -> None:
         if rows:
             await session.execute(
                 delete(outbox).where(outbox.c.position.in_([row.position for row in rows]))
             )
+
+
+def _headers(row: Row) -> dict[str, str]:
+    headers = {"Nats-Msg-Id": row.event_id}
+    if row.traceparent:
+        headers[TRACEPARENT] = row.traceparent
+    return headers
+
+
+@dataclass(frozen=True)
+class Backlog:
+    events: int
+    oldest_age_seconds: float
+
+
+async def outbox_backlog(sessions: async_sessionmaker[AsyncSession], now: datetime) -> Backlog:
+    """What waits in the outbox: one aggregate over the table, which the relay
+    keeps short (rows leave it once the broker has them)."""
+    async with sessions() as session:
+        events, oldest = (
+            await session.execute(select(func.count(), func.min(outbox.c.created_at)))
+        ).one()
+    age = max((now - oldest).total_seconds(), 0.0) if oldest is not None else 0.0
+    return Backlog(events, age)
 
 
 async def _wait_for_any(event: asyncio.Event, stop: asyncio.Event, seconds: float) -> None:

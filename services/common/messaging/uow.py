@@ -3,6 +3,8 @@
 Handlers change state through `uow.session` and announce what happened with
 `uow.publish(...)`; `commit()` writes those events to the outbox in the same
 transaction, then wakes the relay so it need not wait for its next poll.
+Inside an RPC it also writes the audit entries of what changed (crm_common.audit),
+in that same transaction, and every event carries who caused it.
 """
 
 from collections.abc import Callable
@@ -13,8 +15,11 @@ from typing import Self
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from crm_common.audit.context import Call, current_actor, current_call
+from crm_common.audit.recording import audit_rows, take_writes, track_writes
 from crm_common.messaging.envelope import OutgoingEvent, seal, subject_for
-from crm_common.messaging.tables import outbox
+from crm_common.messaging.tables import audit_entries, outbox
+from crm_common.tracing import current_traceparent
 
 
 class UnitOfWork:
@@ -28,10 +33,14 @@ class UnitOfWork:
         self._source = source
         self._on_commit = on_commit
         self._events: list[OutgoingEvent] = []
+        self._audited: Call | None = None
 
     async def __aenter__(self) -> Self:
         self.session = self._sessions()
         self._events = []
+        self._audited = current_call()
+        if self._audited is not None:
+            track_writes(self.session)
         return self
 
     async def __aexit__(
@@ -49,21 +58,31 @@ class UnitOfWork:
         self._events.append(event)
 
     async def commit(self) -> None:
+        now = datetime.now(UTC)
+        actor = current_actor(self._source)
+        if self._audited is not None:
+            executed = take_writes(self.session)  # before the outbox row, which is no change
+            entries = audit_rows(self._events, executed, self._audited, actor, now)
+            if entries:
+                await self.session.execute(insert(audit_entries), entries)
         if self._events:
-            now = datetime.now(UTC)
+            traceparent = current_traceparent()
             rows = []
             for event in self._events:
-                envelope = seal(event, self._source, now)
+                envelope = seal(event, self._source, now, actor)
                 rows.append(
                     {
                         "event_id": envelope.id,
                         "subject": subject_for(self._source, event.type),
                         "body": envelope.SerializeToString(),
                         "created_at": now,
+                        "traceparent": traceparent,
                     }
                 )
             await self.session.execute(insert(outbox), rows)
         await self.session.commit()
+        if self._audited is not None:
+            track_writes(self.session)  # a handler may go on and commit again
         had_events, self._events = bool(self._events), []
         if had_events:
             self._on_commit()

@@ -5,6 +5,7 @@ from grpc.aio import ServicerContext
 from crm.support.v1 import agent_service_pb2 as pb
 from crm.support.v1 import agent_service_pb2_grpc as pb_grpc
 from crm.support.v1 import ticket_pb2
+from crm_common.auth.principal import caller
 from crm_common.messaging.uow import UnitOfWorkFactory
 from crm_support.agent_proto import agent_id_from_name, group_id_from_name
 from crm_support.api.agents import AgentsApi
@@ -29,5 +30,5 @@ class AgentServicer(AgentsApi, GroupsApi, pb_grpc.AgentServiceServicer):
         assignment = AssignmentRequest(
             request.agent, request.group, request.auto, tuple(request.required_skills)
         )
-        ticket = await assign_ticket(self._units(), ticket_id, assignment, request.etag)
+        ticket = await assign_ticket(self._units(), caller(), ticket_id, assignment, request.etag)
         return ticket_to_proto(ticket)

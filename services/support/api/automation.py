@@ -10,6 +10,7 @@ from grpc.aio import ServicerContext
 from crm.support.v1 import automation_service_pb2 as pb
 from crm.support.v1 import automation_service_pb2_grpc as pb_grpc
 from crm.support.v1 import ticket_pb2
+from crm_common.auth.principal import caller
 from crm_common.errors import InvalidArgument
 from crm_common.fieldmask import resolve_update_mask
 from crm_common.listing import FilteredListRequest, list_request
@@ -182,7 +183,7 @@ class AutomationServicer(pb_grpc.AutomationServiceServicer):
         if request.agent:
             require_id(request.agent, AGENTS, "agent", "like agents/123")
         ticket = await apply_macro(
-            self._units(), macro_id, ticket_id, request.agent, request.ticket_etag
+            self._units(), caller(), macro_id, ticket_id, request.agent, request.ticket_etag
         )
         return ticket_to_proto(ticket)
 

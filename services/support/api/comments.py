@@ -4,6 +4,7 @@ from grpc.aio import ServicerContext
 
 from crm.support.v1 import comment_pb2
 from crm.support.v1 import support_service_pb2 as pb
+from crm_common.auth.principal import caller
 from crm_common.errors import InvalidArgument
 from crm_common.messaging.uow import UnitOfWorkFactory
 from crm_common.pagination import decode_page_token, encode_page_token, page_size, query_digest
@@ -23,6 +24,7 @@ class CommentsApi:
         comment = request.comment
         created = await handlers.create_comment(
             self._units(),
+            caller(),
             ticket_id,
             comment.body,
             comment.public,
@@ -39,7 +41,7 @@ class CommentsApi:
         # Tokens are tied to the ticket whose conversation they page through.
         digest = query_digest(resource="comments", parent=ticket_id)
         after = decode_page_token(request.page_token, digest)
-        page = await handlers.list_comments(self._units(), ticket_id, after, size)
+        page = await handlers.list_comments(self._units(), caller(), ticket_id, after, size)
         return pb.ListCommentsResponse(
             comments=[comment_to_proto(c) for c in page.items],
             next_page_token=""

@@ -4,6 +4,7 @@ from grpc.aio import ServicerContext
 
 from crm.support.v1 import support_service_pb2 as pb
 from crm.support.v1 import ticket_pb2
+from crm_common.auth.principal import caller
 from crm_common.errors import InvalidArgument
 from crm_common.messaging.uow import UnitOfWorkFactory
 from crm_support.handlers.merging import merge_ticket
@@ -24,7 +25,13 @@ class MergeAndRatingApi:
         source_id = ticket_id_from_name(request.name)
         target_id = ticket_id_from_name(request.target, "target")
         source, target = await merge_ticket(
-            self._units(), source_id, target_id, request.etag, request.author, request.note
+            self._units(),
+            caller(),
+            source_id,
+            target_id,
+            request.etag,
+            request.author,
+            request.note,
         )
         return pb.MergeTicketResponse(
             source=ticket_to_proto(source), target=ticket_to_proto(target)
@@ -38,5 +45,5 @@ class MergeAndRatingApi:
             raise InvalidArgument.single("satisfaction_rating", "is required")
         rating = request.satisfaction_rating
         score = satisfaction_score_from_proto(rating.score)
-        rated = await rate_ticket(self._units(), ticket_id, score, rating.comment)
+        rated = await rate_ticket(self._units(), caller(), ticket_id, score, rating.comment)
         return ticket_to_proto(rated)

@@ -4,6 +4,7 @@ from grpc.aio import ServicerContext
 
 from crm.support.v1 import support_service_pb2 as pb
 from crm.support.v1 import ticket_pb2
+from crm_common.auth.principal import caller
 from crm_common.errors import InvalidArgument
 from crm_common.fieldmask import resolve_update_mask
 from crm_common.listing import list_request
@@ -29,6 +30,7 @@ class TicketsApi:
             raise InvalidArgument.single("ticket", "is required")
         ticket = await handlers.create_ticket(
             self._units(),
+            caller(),
             ticket_details_from_proto(request.ticket),
             channel_from_proto(request.ticket.channel),
             request.ticket_id,
@@ -40,14 +42,14 @@ class TicketsApi:
         self, request: pb.GetTicketRequest, context: ServicerContext
     ) -> ticket_pb2.Ticket:
         ticket_id = ticket_id_from_name(request.name)
-        return ticket_to_proto(await handlers.get_ticket(self._units(), ticket_id))
+        return ticket_to_proto(await handlers.get_ticket(self._units(), caller(), ticket_id))
 
     async def ListTickets(
         self, request: pb.ListTicketsRequest, context: ServicerContext
     ) -> pb.ListTicketsResponse:
         query = list_request(request, FILTER_SCHEMA, SORTABLE, DEFAULT_ORDER)
         page = await handlers.list_tickets(
-            self._units(), query.expr, query.keys, query.after, query.size
+            self._units(), caller(), query.expr, query.keys, query.after, query.size
         )
         return pb.ListTicketsResponse(
             tickets=[ticket_to_proto(t) for t in page.items],
@@ -63,6 +65,6 @@ class TicketsApi:
         fields = resolve_update_mask(request.update_mask, request.ticket, WRITABLE_FIELDS)
         changes = {name: ticket_field(request.ticket, name) for name in sorted(fields)}
         ticket = await handlers.update_ticket(
-            self._units(), ticket_id, changes, request.ticket.etag
+            self._units(), caller(), ticket_id, changes, request.ticket.etag
         )
         return ticket_to_proto(ticket)

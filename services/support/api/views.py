@@ -5,6 +5,7 @@ from grpc.aio import ServicerContext
 
 from crm.support.v1 import view_service_pb2 as pb
 from crm.support.v1 import view_service_pb2_grpc as pb_grpc
+from crm_common.auth.principal import caller
 from crm_common.errors import InvalidArgument
 from crm_common.etags import etag_for
 from crm_common.fieldmask import resolve_update_mask
@@ -76,7 +77,7 @@ class ViewServicer(pb_grpc.ViewServiceServicer):
         check_agent(request.agent)
         size = page_size(request.page_size)
         tickets, next_token = await handlers.list_view_tickets(
-            self._units(), view_id, request.agent, request.page_token, size
+            self._units(), caller(), view_id, request.agent, request.page_token, size
         )
         return pb.ListViewTicketsResponse(
             tickets=[ticket_to_proto(t) for t in tickets], next_page_token=next_token
@@ -87,7 +88,7 @@ class ViewServicer(pb_grpc.ViewServiceServicer):
     ) -> pb.BatchCountViewTicketsResponse:
         view_ids = check_batch(request.names)
         check_agent(request.agent)
-        counts = await handlers.count_view_tickets(self._units(), view_ids, request.agent)
+        counts = await handlers.count_view_tickets(self._units(), caller(), view_ids, request.agent)
         return pb.BatchCountViewTicketsResponse(
             counts=[
                 pb.ViewTicketCount(view=c.view, ticket_count=c.count, capped=c.capped)
@@ -103,7 +104,9 @@ class ViewServicer(pb_grpc.ViewServiceServicer):
         # A token continues one agent's queue; used for another, it is refused.
         digest = query_digest(queue=request.agent)
         after = decode_page_token(request.page_token, digest)
-        page = await handlers.list_queue_tickets(self._units(), request.agent, after, size)
+        page = await handlers.list_queue_tickets(
+            self._units(), caller(), request.agent, after, size
+        )
         return pb.ListQueueTicketsResponse(
             tickets=[ticket_to_proto(t) for t in page.items],
             next_page_token=""

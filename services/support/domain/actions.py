@@ -14,12 +14,15 @@ from datetime import datetime
 from typing import Any
 
 from crm_common.errors import InvalidArgument, Violations
-from crm_common.validation import check_length, normalise_tags
+from crm_common.validation import (
+    CUSTOM_FIELD_KEY,
+    CUSTOM_VALUE_MAX,
+    check_length,
+    normalise_tags,
+)
 from crm_support.domain.comments import BODY_MAX, Comment
 from crm_support.domain.tickets import (
     AGENTS,
-    CUSTOM_FIELD_KEY,
-    CUSTOM_VALUE_MAX,
     GROUPS,
     Priority,
     Ticket,

@@ -15,6 +15,7 @@ from crm_common.validation import (
     check_id,
     check_length,
     is_email_address,
+    normalise_custom_fields,
     normalise_email,
     normalise_tags,
 )
@@ -25,8 +26,6 @@ SUBJECT_MAX = 250
 DESCRIPTION_MAX = 100_000
 FOLLOWERS_MAX = 100
 USER_ID_MAX = 128
-CUSTOM_FIELDS_MAX = 100
-CUSTOM_VALUE_MAX = 1000
 PEOPLE = "people/"
 ORGANIZATIONS = "organizations/"
 AGENTS = "agents/"
@@ -39,7 +38,6 @@ SATISFACTION_COMMENT_MAX = 10_000
 # As long as a person's given name may be in the contacts service.
 REQUESTER_NAME_MAX = 200
 
-CUSTOM_FIELD_KEY = re.compile(r"[a-z][a-z0-9_]{0,62}")
 _USER_ID = re.compile(r"[^\s/]+")
 _TASK = re.compile(r"projects/[^\s/]+/tasks/[^\s/]+")
 
@@ -275,7 +273,9 @@ def normalise(details: TicketDetails, violations: Violations) -> TicketDetails:
         subject=subject,
         requester_email=requester_email,
         tags=normalise_tags(details.tags, violations, f"{prefix}.tags"),
-        custom_fields=_custom_fields(details.custom_fields, violations, f"{prefix}.custom_fields"),
+        custom_fields=normalise_custom_fields(
+            details.custom_fields, violations, f"{prefix}.custom_fields"
+        ),
         followers=normalise_followers(details.followers, violations, f"{prefix}.followers"),
         links=_links(details.links, violations, f"{prefix}.links"),
     )
@@ -296,15 +296,6 @@ def _check_requester(
         violations.add(f"{prefix}.requester", "must be like people/123")
     if requester_email and not is_email_address(requester_email):
         violations.add(f"{prefix}.requester_email", "is not an email address")
-
-
-def _custom_fields(values: Mapping[str, str], violations: Violations, path: str) -> dict[str, str]:
-    check_count(violations, path, tuple(values), CUSTOM_FIELDS_MAX)
-    for key, value in values.items():
-        if not CUSTOM_FIELD_KEY.fullmatch(key):
-            violations.add(f"{path}[{key!r}]", "keys are [a-z][a-z0-9_]{0,62}")
-        check_length(violations, f"{path}[{key!r}]", value, CUSTOM_VALUE_MAX)
-    return dict(sorted(values.items()))
 
 
 def normalise_followers(

@@ -5,17 +5,19 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from crm_common.auth.principal import Principal
 from crm_common.listing import Page
 from crm_common.messaging.uow import UnitOfWork
 from crm_support.domain.comments import Attachment, Comment
+from crm_support.handlers.access import accessible_ticket, ticket_access
 from crm_support.handlers.change import TicketChange
 from crm_support.handlers.ticket_changes import settle, snapshot
-from crm_support.handlers.tickets import existing_ticket
 from crm_support.storage.tickets import CommentRepository, TicketRepository
 
 
 async def create_comment(
     uow: UnitOfWork,
+    caller: Principal,
     ticket_id: str,
     body: str,
     public: bool,
@@ -24,7 +26,9 @@ async def create_comment(
 ) -> Comment:
     async with uow:
         tickets = TicketRepository(uow.session)
-        ticket = await existing_ticket(tickets, ticket_id)
+        ticket = await accessible_ticket(
+            tickets, ticket_id, await ticket_access(uow.session, caller)
+        )
         now = datetime.now(UTC)
         comment = Comment.create(
             uuid.uuid4().hex, ticket_id, body, public, author, attachments, now
@@ -38,9 +42,10 @@ async def create_comment(
 
 
 async def list_comments(
-    uow: UnitOfWork, ticket_id: str, after: Sequence[Any] | None, size: int
+    uow: UnitOfWork, caller: Principal, ticket_id: str, after: Sequence[Any] | None, size: int
 ) -> Page[Comment]:
     async with uow:
-        await existing_ticket(TicketRepository(uow.session), ticket_id)
+        access = await ticket_access(uow.session, caller)
+        await accessible_ticket(TicketRepository(uow.session), ticket_id, access)
         found = await CommentRepository(uow.session).page(ticket_id, after, size)
     return Page.of(found, size)

@@ -3,19 +3,26 @@
 import uuid
 from datetime import UTC, datetime
 
+from crm_common.auth.principal import Principal
 from crm_common.etags import check_etag
 from crm_common.messaging.uow import UnitOfWork
 from crm_support.domain.merging import check_merge_request, merge
 from crm_support.domain.tickets import Ticket
 from crm_support.events import published
+from crm_support.handlers.access import accessible_ticket, ticket_access
 from crm_support.handlers.change import TicketChange
 from crm_support.handlers.ticket_changes import settle, snapshot
-from crm_support.handlers.tickets import existing_ticket
 from crm_support.storage.tickets import CommentRepository, TicketRepository
 
 
 async def merge_ticket(
-    uow: UnitOfWork, source_id: str, target_id: str, etag: str, author: str, note: str
+    uow: UnitOfWork,
+    caller: Principal,
+    source_id: str,
+    target_id: str,
+    etag: str,
+    author: str,
+    note: str,
 ) -> tuple[Ticket, Ticket]:
     """Both tickets, their comments and the events change in one transaction.
 
@@ -27,8 +34,9 @@ async def merge_ticket(
     async with uow:
         repository = TicketRepository(uow.session)
         await repository.lock(source_id, target_id)
-        source = await existing_ticket(repository, source_id)
-        target = await existing_ticket(repository, target_id)
+        access = await ticket_access(uow.session, caller)
+        source = await accessible_ticket(repository, source_id, access)
+        target = await accessible_ticket(repository, target_id, access)
         check_etag(etag, source.version, source.name)
         now = datetime.now(UTC)
         source_before, target_before = snapshot(source), snapshot(target)

@@ -7,25 +7,27 @@ what was named and `ticket.assigned` announces the outcome.
 from datetime import UTC, datetime
 from typing import Any
 
+from crm_common.auth.principal import Principal
 from crm_common.errors import FailedPrecondition
 from crm_common.etags import check_etag
 from crm_common.messaging.uow import UnitOfWork
 from crm_support.domain.agents import WORKING_STATUSES, required_skills
 from crm_support.domain.assignment import AssignmentRequest
 from crm_support.domain.tickets import AGENTS, GROUPS, Ticket
+from crm_support.handlers.access import accessible_ticket, ticket_access
 from crm_support.handlers.assignment import not_a_member, pick_agent
 from crm_support.handlers.change import TicketChange
 from crm_support.handlers.ticket_changes import settle, snapshot
-from crm_support.handlers.tickets import existing_ticket
 from crm_support.storage.agents import AgentRepository, AssignmentStore, GroupRepository
 from crm_support.storage.tickets import TicketRepository
 
 
 async def assign_ticket(
-    uow: UnitOfWork, ticket_id: str, request: AssignmentRequest, etag: str
+    uow: UnitOfWork, caller: Principal, ticket_id: str, request: AssignmentRequest, etag: str
 ) -> Ticket:
     async with uow:
-        ticket = await existing_ticket(TicketRepository(uow.session), ticket_id)
+        access = await ticket_access(uow.session, caller)
+        ticket = await accessible_ticket(TicketRepository(uow.session), ticket_id, access)
         check_etag(etag, ticket.version, ticket.name)
         changes = request.changes(ticket.details)
         if request.auto:

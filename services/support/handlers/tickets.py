@@ -6,7 +6,8 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from crm_common.errors import NotFound
+from crm_common.auth.principal import Principal
+from crm_common.errors import NotFound, PermissionDenied
 from crm_common.etags import check_etag
 from crm_common.filtering import Expr
 from crm_common.listing import Page
@@ -14,6 +15,7 @@ from crm_common.messaging.uow import UnitOfWork
 from crm_common.pagination import SortKey
 from crm_common.resources import check_retried_create
 from crm_support.domain.tickets import Channel, Ticket, TicketDetails
+from crm_support.handlers.access import accessible_ticket, ticket_access
 from crm_support.handlers.change import TicketChange
 from crm_support.handlers.requester_by_email import lock_requester_address
 from crm_support.handlers.ticket_changes import settle, snapshot
@@ -22,6 +24,7 @@ from crm_support.storage.tickets import TicketRepository
 
 async def create_ticket(
     uow: UnitOfWork,
+    caller: Principal,
     details: TicketDetails,
     channel: Channel,
     ticket_id: str = "",
@@ -33,6 +36,9 @@ async def create_ticket(
     service to create the person with.
     """
     async with uow:
+        access = await ticket_access(uow.session, caller)
+        if not access.allows_group(details.group):
+            raise PermissionDenied(f"you may not open tickets in {details.group}")
         repository = TicketRepository(uow.session)
         if ticket_id:
             existing = await repository.get(ticket_id)
@@ -49,17 +55,19 @@ async def create_ticket(
     return stored
 
 
-async def get_ticket(uow: UnitOfWork, ticket_id: str) -> Ticket:
+async def get_ticket(uow: UnitOfWork, caller: Principal, ticket_id: str) -> Ticket:
     async with uow:
-        return await existing_ticket(TicketRepository(uow.session), ticket_id)
+        access = await ticket_access(uow.session, caller)
+        return await accessible_ticket(TicketRepository(uow.session), ticket_id, access)
 
 
 async def update_ticket(
-    uow: UnitOfWork, ticket_id: str, changes: dict[str, Any], etag: str
+    uow: UnitOfWork, caller: Principal, ticket_id: str, changes: dict[str, Any], etag: str
 ) -> Ticket:
     async with uow:
         repository = TicketRepository(uow.session)
-        ticket = await existing_ticket(repository, ticket_id)
+        access = await ticket_access(uow.session, caller)
+        ticket = await accessible_ticket(repository, ticket_id, access)
         check_etag(etag, ticket.version, ticket.name)
         before, now = snapshot(ticket), datetime.now(UTC)
         changed = ticket.update(changes, now)
@@ -72,13 +80,15 @@ async def update_ticket(
 
 async def list_tickets(
     uow: UnitOfWork,
+    caller: Principal,
     expr: Expr | None,
     keys: tuple[SortKey, ...],
     after: Sequence[Any] | None,
     size: int,
 ) -> Page[Ticket]:
     async with uow:
-        found = await TicketRepository(uow.session).page(expr, keys, after, size)
+        access = await ticket_access(uow.session, caller)
+        found = await TicketRepository(uow.session).page(access.restrict(expr), keys, after, size)
     return Page.of(found, size)
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from crm_common.auth.principal import Principal
 from crm_common.errors import NotFound
 from crm_common.etags import check_etag
 from crm_common.listing import Page
@@ -21,6 +22,7 @@ from crm_support.domain.views import (
     ViewDetails,
     queue_filter,
 )
+from crm_support.handlers.access import ticket_access
 from crm_support.storage.tickets import TicketRepository
 from crm_support.storage.views import ViewRepository, groups_of_agent
 
@@ -84,7 +86,7 @@ async def delete_view(uow: UnitOfWork, view_id: str, etag: str) -> None:
 
 
 async def list_view_tickets(
-    uow: UnitOfWork, view_id: str, agent: str, page_token: str, size: int
+    uow: UnitOfWork, caller: Principal, view_id: str, agent: str, page_token: str, size: int
 ) -> tuple[list[Ticket], str]:
     """A page of the view's tickets and the token for the next one ("" on the last).
 
@@ -96,14 +98,17 @@ async def list_view_tickets(
         query = view.query(datetime.now(UTC), agent)
         digest = query_digest(**view.query_identity(agent))
         after = decode_page_token(page_token, digest)
-        found = await TicketRepository(uow.session).page(query.expr, query.keys, after, size)
+        access = await ticket_access(uow.session, caller)
+        found = await TicketRepository(uow.session).page(
+            access.restrict(query.expr), query.keys, after, size
+        )
     page = Page.of(found, size)
     next_token = "" if page.next_key is None else encode_page_token(page.next_key, digest)
     return page.items, next_token
 
 
 async def count_view_tickets(
-    uow: UnitOfWork, view_ids: Sequence[str], agent: str
+    uow: UnitOfWork, caller: Principal, view_ids: Sequence[str], agent: str
 ) -> list[ViewCount]:
     """Live counts of the views' tickets, in the order asked, from one snapshot."""
     async with uow:
@@ -115,8 +120,9 @@ async def count_view_tickets(
             )
         now = datetime.now(UTC)
         queries = [found[view_id].query(now, agent) for view_id in view_ids]
+        access = await ticket_access(uow.session, caller)
         counts = await TicketRepository(uow.session).counts(
-            [query.expr for query in queries], COUNT_LIMIT + 1
+            [access.restrict(query.expr) for query in queries], COUNT_LIMIT + 1
         )
     return [
         ViewCount(VIEWS + view_id, min(count, COUNT_LIMIT), count > COUNT_LIMIT)
@@ -125,14 +131,15 @@ async def count_view_tickets(
 
 
 async def list_queue_tickets(
-    uow: UnitOfWork, agent: str, after: Sequence[Any] | None, size: int
+    uow: UnitOfWork, caller: Principal, agent: str, after: Sequence[Any] | None, size: int
 ) -> Page[Ticket]:
     async with uow:
         groups = await groups_of_agent(uow.session, agent.removeprefix(AGENTS))
         if groups is None:
             raise NotFound(f"{agent} does not exist")
+        access = await ticket_access(uow.session, caller)
         found = await TicketRepository(uow.session).page(
-            queue_filter(agent, groups), QUEUE_ORDER, after, size
+            access.restrict(queue_filter(agent, groups)), QUEUE_ORDER, after, size
         )
     return Page.of(found, size)
 

@@ -36,6 +36,7 @@ class Event(_message.Message):
     OCCURRED_AT_FIELD_NUMBER: _builtins.int
     TRACE_CONTEXT_FIELD_NUMBER: _builtins.int
     PAYLOAD_FIELD_NUMBER: _builtins.int
+    ACTOR_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Unique id of this event (a UUID). Consumers record it in their inbox to
     apply each event at most once in effect.
@@ -64,6 +65,13 @@ class Event(_message.Message):
     def payload(self) -> _any_pb2.Any:
         """The typed payload, e.g. `crm.contacts.v1.PersonCreated`."""
 
+    @_builtins.property
+    def actor(self) -> Global___Actor:
+        """Who caused the change: the caller of the RPC that made it, or the
+        service itself for what it does on its own (scheduled jobs, events it
+        follows). Unset on events published before it existed.
+        """
+
     def __init__(
         self,
         *,
@@ -76,14 +84,45 @@ class Event(_message.Message):
         occurred_at: _timestamp_pb2.Timestamp | None = ...,
         trace_context: Global___TraceContext | None = ...,
         payload: _any_pb2.Any | None = ...,
+        actor: Global___Actor | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["occurred_at", b"occurred_at", "payload", b"payload", "trace_context", b"trace_context"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "occurred_at", b"occurred_at", "payload", b"payload", "trace_context", b"trace_context"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["aggregate_id", b"aggregate_id", "aggregate_type", b"aggregate_type", "aggregate_version", b"aggregate_version", "id", b"id", "occurred_at", b"occurred_at", "payload", b"payload", "source", b"source", "trace_context", b"trace_context", "type", b"type"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "aggregate_id", b"aggregate_id", "aggregate_type", b"aggregate_type", "aggregate_version", b"aggregate_version", "id", b"id", "occurred_at", b"occurred_at", "payload", b"payload", "source", b"source", "trace_context", b"trace_context", "type", b"type"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Event: _TypeAlias = Event  # noqa: Y015
+
+@_typing.final
+class Actor(_message.Message):
+    """Actor is who a change is attributed to."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SUBJECT_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    subject: _builtins.str
+    """The subject of the caller's token (e.g. `alice`, `service:sales`), the
+    service's name for its own work, or `anonymous`.
+    """
+    kind: _builtins.str
+    """`user`, `service`, `system` (the service itself) or `anonymous` (a caller
+    of a service that does not authenticate).
+    """
+    def __init__(
+        self,
+        *,
+        subject: _builtins.str = ...,
+        kind: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["kind", b"kind", "subject", b"subject"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Actor: _TypeAlias = Actor  # noqa: Y015
 
 @_typing.final
 class TraceContext(_message.Message):
