@@ -1,4 +1,5 @@
-"""The projects database schema (SQLAlchemy Core); only the outbox/inbox so far."""
+"""The projects database schema (SQLAlchemy Core): the shared metadata every
+storage module declares its tables on."""
 
 from sqlalchemy import MetaData
 

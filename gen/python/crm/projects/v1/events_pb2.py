@@ -23,15 +23,32 @@ _sym_db = _symbol_database.Default()
 
 
 from crm.projects.v1 import project_pb2 as crm_dot_projects_dot_v1_dot_project__pb2
+from crm.projects.v1 import task_pb2 as crm_dot_projects_dot_v1_dot_task__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x63rm/projects/v1/events.proto\x12\x0f\x63rm.projects.v1\x1a\x1d\x63rm/projects/v1/project.proto\";\n\x0eProjectCreated\x12)\n\x07project\x18\x01 \x01(\x0b\x32\x18.crm.projects.v1.Projectb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x63rm/projects/v1/events.proto\x12\x0f\x63rm.projects.v1\x1a\x1d\x63rm/projects/v1/project.proto\x1a\x1a\x63rm/projects/v1/task.proto\";\n\x0eProjectCreated\x12)\n\x07project\x18\x01 \x01(\x0b\x32\x18.crm.projects.v1.Project\"S\n\x0eProjectUpdated\x12)\n\x07project\x18\x01 \x01(\x0b\x32\x18.crm.projects.v1.Project\x12\x16\n\x0e\x63hanged_fields\x18\x02 \x03(\t\"=\n\x10ProjectCompleted\x12)\n\x07project\x18\x01 \x01(\x0b\x32\x18.crm.projects.v1.Project\"2\n\x0bTaskCreated\x12#\n\x04task\x18\x01 \x01(\x0b\x32\x15.crm.projects.v1.Task\"J\n\x0bTaskUpdated\x12#\n\x04task\x18\x01 \x01(\x0b\x32\x15.crm.projects.v1.Task\x12\x16\n\x0e\x63hanged_fields\x18\x02 \x03(\t\"N\n\x0cTaskAssigned\x12#\n\x04task\x18\x01 \x01(\x0b\x32\x15.crm.projects.v1.Task\x12\x19\n\x11previous_assignee\x18\x02 \x01(\t\"4\n\rTaskCompleted\x12#\n\x04task\x18\x01 \x01(\x0b\x32\x15.crm.projects.v1.Task\"2\n\x0bTaskDueSoon\x12#\n\x04task\x18\x01 \x01(\x0b\x32\x15.crm.projects.v1.Task\"2\n\x0bTaskOverdue\x12#\n\x04task\x18\x01 \x01(\x0b\x32\x15.crm.projects.v1.Taskb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'crm.projects.v1.events_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_PROJECTCREATED']._serialized_start=80
-  _globals['_PROJECTCREATED']._serialized_end=139
+  _globals['_PROJECTCREATED']._serialized_start=108
+  _globals['_PROJECTCREATED']._serialized_end=167
+  _globals['_PROJECTUPDATED']._serialized_start=169
+  _globals['_PROJECTUPDATED']._serialized_end=252
+  _globals['_PROJECTCOMPLETED']._serialized_start=254
+  _globals['_PROJECTCOMPLETED']._serialized_end=315
+  _globals['_TASKCREATED']._serialized_start=317
+  _globals['_TASKCREATED']._serialized_end=367
+  _globals['_TASKUPDATED']._serialized_start=369
+  _globals['_TASKUPDATED']._serialized_end=443
+  _globals['_TASKASSIGNED']._serialized_start=445
+  _globals['_TASKASSIGNED']._serialized_end=523
+  _globals['_TASKCOMPLETED']._serialized_start=525
+  _globals['_TASKCOMPLETED']._serialized_end=577
+  _globals['_TASKDUESOON']._serialized_start=579
+  _globals['_TASKDUESOON']._serialized_end=629
+  _globals['_TASKOVERDUE']._serialized_start=631
+  _globals['_TASKOVERDUE']._serialized_end=681
 # @@protoc_insertion_point(module_scope)

@@ -25,15 +25,18 @@ _sym_db = _symbol_database.Default()
 from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.api import resource_pb2 as google_dot_api_dot_resource__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from google.type import date_pb2 as google_dot_type_dot_date__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x63rm/projects/v1/project.proto\x12\x0f\x63rm.projects.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc5\x02\n\x07Project\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12\x1a\n\x0c\x64isplay_name\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x14\n\x0corganization\x18\x03 \x01(\t\x12\x0e\n\x06people\x18\x04 \x03(\t\x12\x13\n\x0bopportunity\x18\x05 \x01(\t\x12\r\n\x05owner\x18\x06 \x01(\t\x12\x35\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0bupdate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x0c\n\x04\x65tag\x18\t \x01(\t:D\xea\x41\x41\n\x18projects.crm.dev/Project\x12\x12projects/{project}*\x08projects2\x07projectb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x63rm/projects/v1/project.proto\x12\x0f\x63rm.projects.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16google/type/date.proto\"\xfe\x04\n\x07Project\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12\x1a\n\x0c\x64isplay_name\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x14\n\x0corganization\x18\x03 \x01(\t\x12\x0e\n\x06people\x18\x04 \x03(\t\x12\x13\n\x0bopportunity\x18\x05 \x01(\t\x12\r\n\x05owner\x18\x06 \x01(\t\x12\x35\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0bupdate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x0c\n\x04\x65tag\x18\t \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\n \x01(\t\x12.\n\x06status\x18\x0b \x01(\x0e\x32\x1e.crm.projects.v1.ProjectStatus\x12%\n\nstart_date\x18\x0c \x01(\x0b\x32\x11.google.type.Date\x12#\n\x08\x64ue_date\x18\r \x01(\x0b\x32\x11.google.type.Date\x12\x0c\n\x04tags\x18\x0e \x03(\t\x12\x41\n\rcustom_fields\x18\x0f \x03(\x0b\x32*.crm.projects.v1.Project.CustomFieldsEntry\x12 \n\x12\x63ompletion_percent\x18\x10 \x01(\x05\x42\x04\xe2\x41\x01\x03\x1a\x33\n\x11\x43ustomFieldsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01:D\xea\x41\x41\n\x18projects.crm.dev/Project\x12\x12projects/{project}*\x08projects2\x07project\"\x8f\x03\n\tMilestone\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12\x1a\n\x0c\x64isplay_name\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12#\n\x08\x64ue_date\x18\x04 \x01(\x0b\x32\x11.google.type.Date\x12 \n\x12\x63ompletion_percent\x18\x05 \x01(\x05\x42\x04\xe2\x41\x01\x03\x12\x17\n\tcompleted\x18\x06 \x01(\x08\x42\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0bupdate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x0c\n\x04\x65tag\x18\t \x01(\t:a\xea\x41^\n\x1aprojects.crm.dev/Milestone\x12)projects/{project}/milestones/{milestone}*\nmilestones2\tmilestone*\xc8\x01\n\rProjectStatus\x12\x1e\n\x1aPROJECT_STATUS_UNSPECIFIED\x10\x00\x12\x1e\n\x1aPROJECT_STATUS_NOT_STARTED\x10\x01\x12\x1e\n\x1aPROJECT_STATUS_IN_PROGRESS\x10\x02\x12\x1b\n\x17PROJECT_STATUS_DEFERRED\x10\x03\x12\x1c\n\x18PROJECT_STATUS_COMPLETED\x10\x04\x12\x1c\n\x18PROJECT_STATUS_CANCELLED\x10\x05\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'crm.projects.v1.project_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_PROJECT_CUSTOMFIELDSENTRY']._loaded_options = None
+  _globals['_PROJECT_CUSTOMFIELDSENTRY']._serialized_options = b'8\001'
   _globals['_PROJECT'].fields_by_name['name']._loaded_options = None
   _globals['_PROJECT'].fields_by_name['name']._serialized_options = b'\342A\001\010'
   _globals['_PROJECT'].fields_by_name['display_name']._loaded_options = None
@@ -42,8 +45,30 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PROJECT'].fields_by_name['create_time']._serialized_options = b'\342A\001\003'
   _globals['_PROJECT'].fields_by_name['update_time']._loaded_options = None
   _globals['_PROJECT'].fields_by_name['update_time']._serialized_options = b'\342A\001\003'
+  _globals['_PROJECT'].fields_by_name['completion_percent']._loaded_options = None
+  _globals['_PROJECT'].fields_by_name['completion_percent']._serialized_options = b'\342A\001\003'
   _globals['_PROJECT']._loaded_options = None
   _globals['_PROJECT']._serialized_options = b'\352AA\n\030projects.crm.dev/Project\022\022projects/{project}*\010projects2\007project'
-  _globals['_PROJECT']._serialized_start=144
-  _globals['_PROJECT']._serialized_end=469
+  _globals['_MILESTONE'].fields_by_name['name']._loaded_options = None
+  _globals['_MILESTONE'].fields_by_name['name']._serialized_options = b'\342A\001\010'
+  _globals['_MILESTONE'].fields_by_name['display_name']._loaded_options = None
+  _globals['_MILESTONE'].fields_by_name['display_name']._serialized_options = b'\342A\001\002'
+  _globals['_MILESTONE'].fields_by_name['completion_percent']._loaded_options = None
+  _globals['_MILESTONE'].fields_by_name['completion_percent']._serialized_options = b'\342A\001\003'
+  _globals['_MILESTONE'].fields_by_name['completed']._loaded_options = None
+  _globals['_MILESTONE'].fields_by_name['completed']._serialized_options = b'\342A\001\003'
+  _globals['_MILESTONE'].fields_by_name['create_time']._loaded_options = None
+  _globals['_MILESTONE'].fields_by_name['create_time']._serialized_options = b'\342A\001\003'
+  _globals['_MILESTONE'].fields_by_name['update_time']._loaded_options = None
+  _globals['_MILESTONE'].fields_by_name['update_time']._serialized_options = b'\342A\001\003'
+  _globals['_MILESTONE']._loaded_options = None
+  _globals['_MILESTONE']._serialized_options = b'\352A^\n\032projects.crm.dev/Milestone\022)projects/{project}/milestones/{milestone}*\nmilestones2\tmilestone'
+  _globals['_PROJECTSTATUS']._serialized_start=1211
+  _globals['_PROJECTSTATUS']._serialized_end=1411
+  _globals['_PROJECT']._serialized_start=168
+  _globals['_PROJECT']._serialized_end=806
+  _globals['_PROJECT_CUSTOMFIELDSENTRY']._serialized_start=685
+  _globals['_PROJECT_CUSTOMFIELDSENTRY']._serialized_end=736
+  _globals['_MILESTONE']._serialized_start=809
+  _globals['_MILESTONE']._serialized_end=1208
 # @@protoc_insertion_point(module_scope)

@@ -8,6 +8,8 @@ from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.type import date_pb2 as _date_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -19,11 +21,67 @@ else:
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class _ProjectStatus:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ProjectStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ProjectStatus.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    PROJECT_STATUS_UNSPECIFIED: _ProjectStatus.ValueType  # 0
+    """Not specified; stored as NOT_STARTED on create, refused on update."""
+    PROJECT_STATUS_NOT_STARTED: _ProjectStatus.ValueType  # 1
+    """Planned; no work yet."""
+    PROJECT_STATUS_IN_PROGRESS: _ProjectStatus.ValueType  # 2
+    """Being worked on."""
+    PROJECT_STATUS_DEFERRED: _ProjectStatus.ValueType  # 3
+    """Put off for now."""
+    PROJECT_STATUS_COMPLETED: _ProjectStatus.ValueType  # 4
+    """Delivered."""
+    PROJECT_STATUS_CANCELLED: _ProjectStatus.ValueType  # 5
+    """Given up."""
+
+class ProjectStatus(_ProjectStatus, metaclass=_ProjectStatusEnumTypeWrapper):
+    """Where a project stands."""
+
+PROJECT_STATUS_UNSPECIFIED: ProjectStatus.ValueType  # 0
+"""Not specified; stored as NOT_STARTED on create, refused on update."""
+PROJECT_STATUS_NOT_STARTED: ProjectStatus.ValueType  # 1
+"""Planned; no work yet."""
+PROJECT_STATUS_IN_PROGRESS: ProjectStatus.ValueType  # 2
+"""Being worked on."""
+PROJECT_STATUS_DEFERRED: ProjectStatus.ValueType  # 3
+"""Put off for now."""
+PROJECT_STATUS_COMPLETED: ProjectStatus.ValueType  # 4
+"""Delivered."""
+PROJECT_STATUS_CANCELLED: ProjectStatus.ValueType  # 5
+"""Given up."""
+Global___ProjectStatus: _TypeAlias = ProjectStatus  # noqa: Y015
+
 @_typing.final
 class Project(_message.Message):
     """A project delivered for a customer."""
 
     DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class CustomFieldsEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
 
     NAME_FIELD_NUMBER: _builtins.int
     DISPLAY_NAME_FIELD_NUMBER: _builtins.int
@@ -34,6 +92,13 @@ class Project(_message.Message):
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
     ETAG_FIELD_NUMBER: _builtins.int
+    DESCRIPTION_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    START_DATE_FIELD_NUMBER: _builtins.int
+    DUE_DATE_FIELD_NUMBER: _builtins.int
+    TAGS_FIELD_NUMBER: _builtins.int
+    CUSTOM_FIELDS_FIELD_NUMBER: _builtins.int
+    COMPLETION_PERCENT_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """Resource name, `projects/{project}`."""
     display_name: _builtins.str
@@ -46,6 +111,19 @@ class Project(_message.Message):
     """User id of the owner."""
     etag: _builtins.str
     """Checksum of the current state (AIP-154)."""
+    description: _builtins.str
+    """What the project delivers, up to 10000 characters."""
+    status: Global___ProjectStatus.ValueType
+    """Where the project stands; NOT_STARTED when unspecified on create.
+    Finished projects (COMPLETED, CANCELLED) reopen only to IN_PROGRESS
+    (FAILED_PRECONDITION otherwise). Becoming COMPLETED publishes
+    `project.completed`.
+    """
+    completion_percent: _builtins.int
+    """How done its tasks are, 0 to 100: each task that is not CANCELLED counts
+    one, a DONE task fully, any other by the share of its checklist ticked.
+    Rounded down, so 100 means every such task is done.
+    """
     @_builtins.property
     def people(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """People involved, `people/{id}` in the contacts service."""
@@ -57,6 +135,24 @@ class Project(_message.Message):
     @_builtins.property
     def update_time(self) -> _timestamp_pb2.Timestamp:
         """When it last changed."""
+
+    @_builtins.property
+    def start_date(self) -> _date_pb2.Date:
+        """When work starts."""
+
+    @_builtins.property
+    def due_date(self) -> _date_pb2.Date:
+        """When the project is due; not before start_date."""
+
+    @_builtins.property
+    def tags(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Labels, lower-cased and de-duplicated, 1-64 characters without commas, at most 50."""
+
+    @_builtins.property
+    def custom_fields(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """Values of the project's own fields by key (`[a-z][a-z0-9_]{0,62}`), at
+        most 100, each value up to 1000 characters; an empty value removes the key.
+        """
 
     def __init__(
         self,
@@ -70,11 +166,78 @@ class Project(_message.Message):
         create_time: _timestamp_pb2.Timestamp | None = ...,
         update_time: _timestamp_pb2.Timestamp | None = ...,
         etag: _builtins.str = ...,
+        description: _builtins.str = ...,
+        status: Global___ProjectStatus.ValueType = ...,
+        start_date: _date_pb2.Date | None = ...,
+        due_date: _date_pb2.Date | None = ...,
+        tags: _abc.Iterable[_builtins.str] | None = ...,
+        custom_fields: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        completion_percent: _builtins.int = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "update_time", b"update_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "due_date", b"due_date", "start_date", b"start_date", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "display_name", b"display_name", "etag", b"etag", "name", b"name", "opportunity", b"opportunity", "organization", b"organization", "owner", b"owner", "people", b"people", "update_time", b"update_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["completion_percent", b"completion_percent", "create_time", b"create_time", "custom_fields", b"custom_fields", "description", b"description", "display_name", b"display_name", "due_date", b"due_date", "etag", b"etag", "name", b"name", "opportunity", b"opportunity", "organization", b"organization", "owner", b"owner", "people", b"people", "start_date", b"start_date", "status", b"status", "tags", b"tags", "update_time", b"update_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Project: _TypeAlias = Project  # noqa: Y015
+
+@_typing.final
+class Milestone(_message.Message):
+    """A checkpoint of a project that tasks are grouped under."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    DISPLAY_NAME_FIELD_NUMBER: _builtins.int
+    DESCRIPTION_FIELD_NUMBER: _builtins.int
+    DUE_DATE_FIELD_NUMBER: _builtins.int
+    COMPLETION_PERCENT_FIELD_NUMBER: _builtins.int
+    COMPLETED_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    ETAG_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """Resource name, `projects/{project}/milestones/{milestone}`."""
+    display_name: _builtins.str
+    """The milestone's name, up to 200 characters."""
+    description: _builtins.str
+    """What reaching it means, up to 10000 characters."""
+    completion_percent: _builtins.int
+    """How done its tasks are, 0 to 100, counted as for Project.completion_percent."""
+    completed: _builtins.bool
+    """Whether it has tasks and every one that is not CANCELLED is DONE."""
+    etag: _builtins.str
+    """Checksum of the current state (AIP-154)."""
+    @_builtins.property
+    def due_date(self) -> _date_pb2.Date:
+        """When it is due."""
+
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp:
+        """When the milestone was created."""
+
+    @_builtins.property
+    def update_time(self) -> _timestamp_pb2.Timestamp:
+        """When it last changed."""
+
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        display_name: _builtins.str = ...,
+        description: _builtins.str = ...,
+        due_date: _date_pb2.Date | None = ...,
+        completion_percent: _builtins.int = ...,
+        completed: _builtins.bool = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
+        update_time: _timestamp_pb2.Timestamp | None = ...,
+        etag: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "due_date", b"due_date", "update_time", b"update_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["completed", b"completed", "completion_percent", b"completion_percent", "create_time", b"create_time", "description", b"description", "display_name", b"display_name", "due_date", b"due_date", "etag", b"etag", "name", b"name", "update_time", b"update_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Milestone: _TypeAlias = Milestone  # noqa: Y015

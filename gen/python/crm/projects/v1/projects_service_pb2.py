@@ -22,15 +22,63 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from crm.projects.v1 import project_pb2 as crm_dot_projects_dot_v1_dot_project__pb2
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
+from google.protobuf import empty_pb2 as google_dot_protobuf_dot_empty__pb2
+from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&crm/projects/v1/projects_service.proto\x12\x0f\x63rm.projects.v12\x11\n\x0fProjectsServiceb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&crm/projects/v1/projects_service.proto\x12\x0f\x63rm.projects.v1\x1a\x1d\x63rm/projects/v1/project.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\"[\n\x14\x43reateProjectRequest\x12/\n\x07project\x18\x01 \x01(\x0b\x32\x18.crm.projects.v1.ProjectB\x04\xe2\x41\x01\x02\x12\x12\n\nproject_id\x18\x02 \x01(\t\"\'\n\x11GetProjectRequest\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"^\n\x13ListProjectsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x03 \x01(\t\x12\x10\n\x08order_by\x18\x04 \x01(\t\"[\n\x14ListProjectsResponse\x12*\n\x08projects\x18\x01 \x03(\x0b\x32\x18.crm.projects.v1.Project\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"x\n\x14UpdateProjectRequest\x12/\n\x07project\x18\x01 \x01(\x0b\x32\x18.crm.projects.v1.ProjectB\x04\xe2\x41\x01\x02\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"8\n\x14\x44\x65leteProjectRequest\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\"y\n\x16\x43reateMilestoneRequest\x12\x14\n\x06parent\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x33\n\tmilestone\x18\x02 \x01(\x0b\x32\x1a.crm.projects.v1.MilestoneB\x04\xe2\x41\x01\x02\x12\x14\n\x0cmilestone_id\x18\x03 \x01(\t\")\n\x13GetMilestoneRequest\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"v\n\x15ListMilestonesRequest\x12\x14\n\x06parent\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x04 \x01(\t\x12\x10\n\x08order_by\x18\x05 \x01(\t\"a\n\x16ListMilestonesResponse\x12.\n\nmilestones\x18\x01 \x03(\x0b\x32\x1a.crm.projects.v1.Milestone\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"~\n\x16UpdateMilestoneRequest\x12\x33\n\tmilestone\x18\x01 \x01(\x0b\x32\x1a.crm.projects.v1.MilestoneB\x04\xe2\x41\x01\x02\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\":\n\x16\x44\x65leteMilestoneRequest\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t2\xe7\x06\n\x0fProjectsService\x12P\n\rCreateProject\x12%.crm.projects.v1.CreateProjectRequest\x1a\x18.crm.projects.v1.Project\x12J\n\nGetProject\x12\".crm.projects.v1.GetProjectRequest\x1a\x18.crm.projects.v1.Project\x12[\n\x0cListProjects\x12$.crm.projects.v1.ListProjectsRequest\x1a%.crm.projects.v1.ListProjectsResponse\x12P\n\rUpdateProject\x12%.crm.projects.v1.UpdateProjectRequest\x1a\x18.crm.projects.v1.Project\x12N\n\rDeleteProject\x12%.crm.projects.v1.DeleteProjectRequest\x1a\x16.google.protobuf.Empty\x12V\n\x0f\x43reateMilestone\x12\'.crm.projects.v1.CreateMilestoneRequest\x1a\x1a.crm.projects.v1.Milestone\x12P\n\x0cGetMilestone\x12$.crm.projects.v1.GetMilestoneRequest\x1a\x1a.crm.projects.v1.Milestone\x12\x61\n\x0eListMilestones\x12&.crm.projects.v1.ListMilestonesRequest\x1a\'.crm.projects.v1.ListMilestonesResponse\x12V\n\x0fUpdateMilestone\x12\'.crm.projects.v1.UpdateMilestoneRequest\x1a\x1a.crm.projects.v1.Milestone\x12R\n\x0f\x44\x65leteMilestone\x12\'.crm.projects.v1.DeleteMilestoneRequest\x1a\x16.google.protobuf.Emptyb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'crm.projects.v1.projects_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_PROJECTSSERVICE']._serialized_start=59
-  _globals['_PROJECTSSERVICE']._serialized_end=76
+  _globals['_CREATEPROJECTREQUEST'].fields_by_name['project']._loaded_options = None
+  _globals['_CREATEPROJECTREQUEST'].fields_by_name['project']._serialized_options = b'\342A\001\002'
+  _globals['_GETPROJECTREQUEST'].fields_by_name['name']._loaded_options = None
+  _globals['_GETPROJECTREQUEST'].fields_by_name['name']._serialized_options = b'\342A\001\002'
+  _globals['_UPDATEPROJECTREQUEST'].fields_by_name['project']._loaded_options = None
+  _globals['_UPDATEPROJECTREQUEST'].fields_by_name['project']._serialized_options = b'\342A\001\002'
+  _globals['_DELETEPROJECTREQUEST'].fields_by_name['name']._loaded_options = None
+  _globals['_DELETEPROJECTREQUEST'].fields_by_name['name']._serialized_options = b'\342A\001\002'
+  _globals['_CREATEMILESTONEREQUEST'].fields_by_name['parent']._loaded_options = None
+  _globals['_CREATEMILESTONEREQUEST'].fields_by_name['parent']._serialized_options = b'\342A\001\002'
+  _globals['_CREATEMILESTONEREQUEST'].fields_by_name['milestone']._loaded_options = None
+  _globals['_CREATEMILESTONEREQUEST'].fields_by_name['milestone']._serialized_options = b'\342A\001\002'
+  _globals['_GETMILESTONEREQUEST'].fields_by_name['name']._loaded_options = None
+  _globals['_GETMILESTONEREQUEST'].fields_by_name['name']._serialized_options = b'\342A\001\002'
+  _globals['_LISTMILESTONESREQUEST'].fields_by_name['parent']._loaded_options = None
+  _globals['_LISTMILESTONESREQUEST'].fields_by_name['parent']._serialized_options = b'\342A\001\002'
+  _globals['_UPDATEMILESTONEREQUEST'].fields_by_name['milestone']._loaded_options = None
+  _globals['_UPDATEMILESTONEREQUEST'].fields_by_name['milestone']._serialized_options = b'\342A\001\002'
+  _globals['_DELETEMILESTONEREQUEST'].fields_by_name['name']._loaded_options = None
+  _globals['_DELETEMILESTONEREQUEST'].fields_by_name['name']._serialized_options = b'\342A\001\002'
+  _globals['_CREATEPROJECTREQUEST']._serialized_start=186
+  _globals['_CREATEPROJECTREQUEST']._serialized_end=277
+  _globals['_GETPROJECTREQUEST']._serialized_start=279
+  _globals['_GETPROJECTREQUEST']._serialized_end=318
+  _globals['_LISTPROJECTSREQUEST']._serialized_start=320
+  _globals['_LISTPROJECTSREQUEST']._serialized_end=414
+  _globals['_LISTPROJECTSRESPONSE']._serialized_start=416
+  _globals['_LISTPROJECTSRESPONSE']._serialized_end=507
+  _globals['_UPDATEPROJECTREQUEST']._serialized_start=509
+  _globals['_UPDATEPROJECTREQUEST']._serialized_end=629
+  _globals['_DELETEPROJECTREQUEST']._serialized_start=631
+  _globals['_DELETEPROJECTREQUEST']._serialized_end=687
+  _globals['_CREATEMILESTONEREQUEST']._serialized_start=689
+  _globals['_CREATEMILESTONEREQUEST']._serialized_end=810
+  _globals['_GETMILESTONEREQUEST']._serialized_start=812
+  _globals['_GETMILESTONEREQUEST']._serialized_end=853
+  _globals['_LISTMILESTONESREQUEST']._serialized_start=855
+  _globals['_LISTMILESTONESREQUEST']._serialized_end=973
+  _globals['_LISTMILESTONESRESPONSE']._serialized_start=975
+  _globals['_LISTMILESTONESRESPONSE']._serialized_end=1072
+  _globals['_UPDATEMILESTONEREQUEST']._serialized_start=1074
+  _globals['_UPDATEMILESTONEREQUEST']._serialized_end=1200
+  _globals['_DELETEMILESTONEREQUEST']._serialized_start=1202
+  _globals['_DELETEMILESTONEREQUEST']._serialized_end=1260
+  _globals['_PROJECTSSERVICE']._serialized_start=1263
+  _globals['_PROJECTSSERVICE']._serialized_end=2134
 # @@protoc_insertion_point(module_scope)

@@ -3,6 +3,387 @@
 isort:skip_file
 """
 
+from collections import abc as _abc
+from crm.projects.v1 import project_pb2 as _project_pb2
 from google.protobuf import descriptor as _descriptor
+from google.protobuf import field_mask_pb2 as _field_mask_pb2
+from google.protobuf import message as _message
+from google.protobuf.internal import containers as _containers
+import builtins as _builtins
+import sys
+import typing as _typing
+
+if sys.version_info >= (3, 11):
+    from typing import TypeAlias as _TypeAlias, Never as _Never
+else:
+    from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+@_typing.final
+class CreateProjectRequest(_message.Message):
+    """Request for CreateProject."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROJECT_FIELD_NUMBER: _builtins.int
+    PROJECT_ID_FIELD_NUMBER: _builtins.int
+    project_id: _builtins.str
+    """Optional client-chosen id (`[a-z0-9-]{1,63}`); generated when empty.
+    Repeating a create with the same id and content returns the project it
+    created; other content gets ALREADY_EXISTS.
+    """
+    @_builtins.property
+    def project(self) -> _project_pb2.Project:
+        """The project; `name` and output-only fields are ignored."""
+
+    def __init__(
+        self,
+        *,
+        project: _project_pb2.Project | None = ...,
+        project_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["project", b"project"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["project", b"project", "project_id", b"project_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateProjectRequest: _TypeAlias = CreateProjectRequest  # noqa: Y015
+
+@_typing.final
+class GetProjectRequest(_message.Message):
+    """Request for GetProject."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """`projects/{project}`."""
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetProjectRequest: _TypeAlias = GetProjectRequest  # noqa: Y015
+
+@_typing.final
+class ListProjectsRequest(_message.Message):
+    """Request for ListProjects."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    FILTER_FIELD_NUMBER: _builtins.int
+    ORDER_BY_FIELD_NUMBER: _builtins.int
+    page_size: _builtins.int
+    """Maximum number of projects to return, 1 to 1000; 50 when unset."""
+    page_token: _builtins.str
+    """Token from a previous response, to get the next page."""
+    filter: _builtins.str
+    """AIP-160 filter over display_name, description, status, owner,
+    organization, opportunity, people, tags, custom_fields.<key>,
+    create_time and update_time, e.g.
+    `owner = "alice" AND status = IN_PROGRESS AND tags:"onboarding"`.
+    """
+    order_by: _builtins.str
+    """Sort order over display_name, status, owner, create_time and
+    update_time, e.g. `update_time desc`; by display_name when empty.
+    """
+    def __init__(
+        self,
+        *,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+        filter: _builtins.str = ...,
+        order_by: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["filter", b"filter", "order_by", b"order_by", "page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListProjectsRequest: _TypeAlias = ListProjectsRequest  # noqa: Y015
+
+@_typing.final
+class ListProjectsResponse(_message.Message):
+    """Response for ListProjects."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROJECTS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Token for the next page; empty on the last page."""
+    @_builtins.property
+    def projects(self) -> _containers.RepeatedCompositeFieldContainer[_project_pb2.Project]:
+        """The page of projects."""
+
+    def __init__(
+        self,
+        *,
+        projects: _abc.Iterable[_project_pb2.Project] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_page_token", b"next_page_token", "projects", b"projects"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListProjectsResponse: _TypeAlias = ListProjectsResponse  # noqa: Y015
+
+@_typing.final
+class UpdateProjectRequest(_message.Message):
+    """Request for UpdateProject."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROJECT_FIELD_NUMBER: _builtins.int
+    UPDATE_MASK_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def project(self) -> _project_pb2.Project:
+        """The project with its `name` set, the new values, and optionally the etag
+        it was read with.
+        """
+
+    @_builtins.property
+    def update_mask(self) -> _field_mask_pb2.FieldMask:
+        """Fields to change (AIP-134): display_name, description, status, owner,
+        start_date, due_date, organization, people, opportunity, tags,
+        custom_fields. `*` changes them all; an empty mask, those set to a
+        non-default value.
+        """
+
+    def __init__(
+        self,
+        *,
+        project: _project_pb2.Project | None = ...,
+        update_mask: _field_mask_pb2.FieldMask | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["project", b"project", "update_mask", b"update_mask"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["project", b"project", "update_mask", b"update_mask"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateProjectRequest: _TypeAlias = UpdateProjectRequest  # noqa: Y015
+
+@_typing.final
+class DeleteProjectRequest(_message.Message):
+    """Request for DeleteProject."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    ETAG_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """`projects/{project}`."""
+    etag: _builtins.str
+    """When set, the delete happens only if it matches the current etag."""
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        etag: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteProjectRequest: _TypeAlias = DeleteProjectRequest  # noqa: Y015
+
+@_typing.final
+class CreateMilestoneRequest(_message.Message):
+    """Request for CreateMilestone."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PARENT_FIELD_NUMBER: _builtins.int
+    MILESTONE_FIELD_NUMBER: _builtins.int
+    MILESTONE_ID_FIELD_NUMBER: _builtins.int
+    parent: _builtins.str
+    """The project, `projects/{project}`."""
+    milestone_id: _builtins.str
+    """Optional client-chosen id (`[a-z0-9-]{1,63}`), unique across projects;
+    generated when empty. Repeating a create with the same id and content
+    returns the milestone it created; other content gets ALREADY_EXISTS.
+    """
+    @_builtins.property
+    def milestone(self) -> _project_pb2.Milestone:
+        """The milestone; `name` and output-only fields are ignored."""
+
+    def __init__(
+        self,
+        *,
+        parent: _builtins.str = ...,
+        milestone: _project_pb2.Milestone | None = ...,
+        milestone_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["milestone", b"milestone"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["milestone", b"milestone", "milestone_id", b"milestone_id", "parent", b"parent"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateMilestoneRequest: _TypeAlias = CreateMilestoneRequest  # noqa: Y015
+
+@_typing.final
+class GetMilestoneRequest(_message.Message):
+    """Request for GetMilestone."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """`projects/{project}/milestones/{milestone}`."""
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetMilestoneRequest: _TypeAlias = GetMilestoneRequest  # noqa: Y015
+
+@_typing.final
+class ListMilestonesRequest(_message.Message):
+    """Request for ListMilestones."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PARENT_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    FILTER_FIELD_NUMBER: _builtins.int
+    ORDER_BY_FIELD_NUMBER: _builtins.int
+    parent: _builtins.str
+    """The project, `projects/{project}`."""
+    page_size: _builtins.int
+    """Maximum number of milestones to return, 1 to 1000; 50 when unset."""
+    page_token: _builtins.str
+    """Token from a previous response, to get the next page."""
+    filter: _builtins.str
+    """AIP-160 filter over display_name, description, create_time and update_time."""
+    order_by: _builtins.str
+    """Sort order over display_name, create_time and update_time; by
+    create_time when empty.
+    """
+    def __init__(
+        self,
+        *,
+        parent: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+        filter: _builtins.str = ...,
+        order_by: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["filter", b"filter", "order_by", b"order_by", "page_size", b"page_size", "page_token", b"page_token", "parent", b"parent"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListMilestonesRequest: _TypeAlias = ListMilestonesRequest  # noqa: Y015
+
+@_typing.final
+class ListMilestonesResponse(_message.Message):
+    """Response for ListMilestones."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MILESTONES_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Token for the next page; empty on the last page."""
+    @_builtins.property
+    def milestones(self) -> _containers.RepeatedCompositeFieldContainer[_project_pb2.Milestone]:
+        """The page of milestones."""
+
+    def __init__(
+        self,
+        *,
+        milestones: _abc.Iterable[_project_pb2.Milestone] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["milestones", b"milestones", "next_page_token", b"next_page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListMilestonesResponse: _TypeAlias = ListMilestonesResponse  # noqa: Y015
+
+@_typing.final
+class UpdateMilestoneRequest(_message.Message):
+    """Request for UpdateMilestone."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MILESTONE_FIELD_NUMBER: _builtins.int
+    UPDATE_MASK_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def milestone(self) -> _project_pb2.Milestone:
+        """The milestone with its `name` set, the new values, and optionally the
+        etag it was read with.
+        """
+
+    @_builtins.property
+    def update_mask(self) -> _field_mask_pb2.FieldMask:
+        """Fields to change (AIP-134): display_name, description, due_date. `*`
+        changes them all; an empty mask, those set to a non-default value.
+        """
+
+    def __init__(
+        self,
+        *,
+        milestone: _project_pb2.Milestone | None = ...,
+        update_mask: _field_mask_pb2.FieldMask | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["milestone", b"milestone", "update_mask", b"update_mask"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["milestone", b"milestone", "update_mask", b"update_mask"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateMilestoneRequest: _TypeAlias = UpdateMilestoneRequest  # noqa: Y015
+
+@_typing.final
+class DeleteMilestoneRequest(_message.Message):
+    """Request for DeleteMilestone."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    ETAG_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """`projects/{project}/milestones/{milestone}`."""
+    etag: _builtins.str
+    """When set, the delete happens only if it matches the current etag."""
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        etag: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteMilestoneRequest: _TypeAlias = DeleteMilestoneRequest  # noqa: Y015

@@ -3,6 +3,9 @@
 import grpc
 import warnings
 
+from crm.projects.v1 import project_pb2 as crm_dot_projects_dot_v1_dot_project__pb2
+from crm.projects.v1 import projects_service_pb2 as crm_dot_projects_dot_v1_dot_projects__service__pb2
+from google.protobuf import empty_pb2 as google_dot_protobuf_dot_empty__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -25,9 +28,8 @@ if _version_not_supported:
 
 
 class ProjectsServiceStub:
-    """ProjectsService is the contract of the projects service. Its resources and RPCs
-    arrive with the projects feature work; until then it has none, and the
-    service serves only health and reflection.
+    """ProjectsService manages projects delivered for customers and their
+    milestones. Tasks are in TaskService.
     """
 
     def __init__(self, channel):
@@ -36,17 +38,186 @@ class ProjectsServiceStub:
         Args:
             channel: A grpc.Channel.
         """
+        self.CreateProject = channel.unary_unary(
+                '/crm.projects.v1.ProjectsService/CreateProject',
+                request_serializer=crm_dot_projects_dot_v1_dot_projects__service__pb2.CreateProjectRequest.SerializeToString,
+                response_deserializer=crm_dot_projects_dot_v1_dot_project__pb2.Project.FromString,
+                _registered_method=True)
+        self.GetProject = channel.unary_unary(
+                '/crm.projects.v1.ProjectsService/GetProject',
+                request_serializer=crm_dot_projects_dot_v1_dot_projects__service__pb2.GetProjectRequest.SerializeToString,
+                response_deserializer=crm_dot_projects_dot_v1_dot_project__pb2.Project.FromString,
+                _registered_method=True)
+        self.ListProjects = channel.unary_unary(
+                '/crm.projects.v1.ProjectsService/ListProjects',
+                request_serializer=crm_dot_projects_dot_v1_dot_projects__service__pb2.ListProjectsRequest.SerializeToString,
+                response_deserializer=crm_dot_projects_dot_v1_dot_projects__service__pb2.ListProjectsResponse.FromString,
+                _registered_method=True)
+        self.UpdateProject = channel.unary_unary(
+                '/crm.projects.v1.ProjectsService/UpdateProject',
+                request_serializer=crm_dot_projects_dot_v1_dot_projects__service__pb2.UpdateProjectRequest.SerializeToString,
+                response_deserializer=crm_dot_projects_dot_v1_dot_project__pb2.Project.FromString,
+                _registered_method=True)
+        self.DeleteProject = channel.unary_unary(
+                '/crm.projects.v1.ProjectsService/DeleteProject',
+                request_serializer=crm_dot_projects_dot_v1_dot_projects__service__pb2.DeleteProjectRequest.SerializeToString,
+                response_deserializer=google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+                _registered_method=True)
+        self.CreateMilestone = channel.unary_unary(
+                '/crm.projects.v1.ProjectsService/CreateMilestone',
+                request_serializer=crm_dot_projects_dot_v1_dot_projects__service__pb2.CreateMilestoneRequest.SerializeToString,
+                response_deserializer=crm_dot_projects_dot_v1_dot_project__pb2.Milestone.FromString,
+                _registered_method=True)
+        self.GetMilestone = channel.unary_unary(
+                '/crm.projects.v1.ProjectsService/GetMilestone',
+                request_serializer=crm_dot_projects_dot_v1_dot_projects__service__pb2.GetMilestoneRequest.SerializeToString,
+                response_deserializer=crm_dot_projects_dot_v1_dot_project__pb2.Milestone.FromString,
+                _registered_method=True)
+        self.ListMilestones = channel.unary_unary(
+                '/crm.projects.v1.ProjectsService/ListMilestones',
+                request_serializer=crm_dot_projects_dot_v1_dot_projects__service__pb2.ListMilestonesRequest.SerializeToString,
+                response_deserializer=crm_dot_projects_dot_v1_dot_projects__service__pb2.ListMilestonesResponse.FromString,
+                _registered_method=True)
+        self.UpdateMilestone = channel.unary_unary(
+                '/crm.projects.v1.ProjectsService/UpdateMilestone',
+                request_serializer=crm_dot_projects_dot_v1_dot_projects__service__pb2.UpdateMilestoneRequest.SerializeToString,
+                response_deserializer=crm_dot_projects_dot_v1_dot_project__pb2.Milestone.FromString,
+                _registered_method=True)
+        self.DeleteMilestone = channel.unary_unary(
+                '/crm.projects.v1.ProjectsService/DeleteMilestone',
+                request_serializer=crm_dot_projects_dot_v1_dot_projects__service__pb2.DeleteMilestoneRequest.SerializeToString,
+                response_deserializer=google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+                _registered_method=True)
 
 
 class ProjectsServiceServicer:
-    """ProjectsService is the contract of the projects service. Its resources and RPCs
-    arrive with the projects feature work; until then it has none, and the
-    service serves only health and reflection.
+    """ProjectsService manages projects delivered for customers and their
+    milestones. Tasks are in TaskService.
     """
+
+    def CreateProject(self, request, context):
+        """Creates a project; `project_id` chosen by the client makes a retry safe.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetProject(self, request, context):
+        """Gets a project with its completion.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListProjects(self, request, context):
+        """Lists projects, filtered and ordered.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateProject(self, request, context):
+        """Changes the fields named in `update_mask`; ABORTED when the etag sent is stale.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteProject(self, request, context):
+        """Deletes a project with its milestones, tasks and comments.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateMilestone(self, request, context):
+        """Adds a milestone to a project.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetMilestone(self, request, context):
+        """Gets a milestone with its completion.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListMilestones(self, request, context):
+        """Lists a project's milestones.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateMilestone(self, request, context):
+        """Changes the fields named in `update_mask`; ABORTED when the etag sent is stale.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteMilestone(self, request, context):
+        """Deletes a milestone; FAILED_PRECONDITION while tasks are in it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
 
 
 def add_ProjectsServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
+            'CreateProject': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateProject,
+                    request_deserializer=crm_dot_projects_dot_v1_dot_projects__service__pb2.CreateProjectRequest.FromString,
+                    response_serializer=crm_dot_projects_dot_v1_dot_project__pb2.Project.SerializeToString,
+            ),
+            'GetProject': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetProject,
+                    request_deserializer=crm_dot_projects_dot_v1_dot_projects__service__pb2.GetProjectRequest.FromString,
+                    response_serializer=crm_dot_projects_dot_v1_dot_project__pb2.Project.SerializeToString,
+            ),
+            'ListProjects': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListProjects,
+                    request_deserializer=crm_dot_projects_dot_v1_dot_projects__service__pb2.ListProjectsRequest.FromString,
+                    response_serializer=crm_dot_projects_dot_v1_dot_projects__service__pb2.ListProjectsResponse.SerializeToString,
+            ),
+            'UpdateProject': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateProject,
+                    request_deserializer=crm_dot_projects_dot_v1_dot_projects__service__pb2.UpdateProjectRequest.FromString,
+                    response_serializer=crm_dot_projects_dot_v1_dot_project__pb2.Project.SerializeToString,
+            ),
+            'DeleteProject': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteProject,
+                    request_deserializer=crm_dot_projects_dot_v1_dot_projects__service__pb2.DeleteProjectRequest.FromString,
+                    response_serializer=google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
+            ),
+            'CreateMilestone': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateMilestone,
+                    request_deserializer=crm_dot_projects_dot_v1_dot_projects__service__pb2.CreateMilestoneRequest.FromString,
+                    response_serializer=crm_dot_projects_dot_v1_dot_project__pb2.Milestone.SerializeToString,
+            ),
+            'GetMilestone': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetMilestone,
+                    request_deserializer=crm_dot_projects_dot_v1_dot_projects__service__pb2.GetMilestoneRequest.FromString,
+                    response_serializer=crm_dot_projects_dot_v1_dot_project__pb2.Milestone.SerializeToString,
+            ),
+            'ListMilestones': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListMilestones,
+                    request_deserializer=crm_dot_projects_dot_v1_dot_projects__service__pb2.ListMilestonesRequest.FromString,
+                    response_serializer=crm_dot_projects_dot_v1_dot_projects__service__pb2.ListMilestonesResponse.SerializeToString,
+            ),
+            'UpdateMilestone': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateMilestone,
+                    request_deserializer=crm_dot_projects_dot_v1_dot_projects__service__pb2.UpdateMilestoneRequest.FromString,
+                    response_serializer=crm_dot_projects_dot_v1_dot_project__pb2.Milestone.SerializeToString,
+            ),
+            'DeleteMilestone': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteMilestone,
+                    request_deserializer=crm_dot_projects_dot_v1_dot_projects__service__pb2.DeleteMilestoneRequest.FromString,
+                    response_serializer=google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'crm.projects.v1.ProjectsService', rpc_method_handlers)
@@ -56,7 +227,276 @@ def add_ProjectsServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class ProjectsService:
-    """ProjectsService is the contract of the projects service. Its resources and RPCs
-    arrive with the projects feature work; until then it has none, and the
-    service serves only health and reflection.
+    """ProjectsService manages projects delivered for customers and their
+    milestones. Tasks are in TaskService.
     """
+
+    @staticmethod
+    def CreateProject(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.projects.v1.ProjectsService/CreateProject',
+            crm_dot_projects_dot_v1_dot_projects__service__pb2.CreateProjectRequest.SerializeToString,
+            crm_dot_projects_dot_v1_dot_project__pb2.Project.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetProject(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.projects.v1.ProjectsService/GetProject',
+            crm_dot_projects_dot_v1_dot_projects__service__pb2.GetProjectRequest.SerializeToString,
+            crm_dot_projects_dot_v1_dot_project__pb2.Project.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListProjects(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.projects.v1.ProjectsService/ListProjects',
+            crm_dot_projects_dot_v1_dot_projects__service__pb2.ListProjectsRequest.SerializeToString,
+            crm_dot_projects_dot_v1_dot_projects__service__pb2.ListProjectsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateProject(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.projects.v1.ProjectsService/UpdateProject',
+            crm_dot_projects_dot_v1_dot_projects__service__pb2.UpdateProjectRequest.SerializeToString,
+            crm_dot_projects_dot_v1_dot_project__pb2.Project.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteProject(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.projects.v1.ProjectsService/DeleteProject',
+            crm_dot_projects_dot_v1_dot_projects__service__pb2.DeleteProjectRequest.SerializeToString,
+            google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateMilestone(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.projects.v1.ProjectsService/CreateMilestone',
+            crm_dot_projects_dot_v1_dot_projects__service__pb2.CreateMilestoneRequest.SerializeToString,
+            crm_dot_projects_dot_v1_dot_project__pb2.Milestone.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetMilestone(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.projects.v1.ProjectsService/GetMilestone',
+            crm_dot_projects_dot_v1_dot_projects__service__pb2.GetMilestoneRequest.SerializeToString,
+            crm_dot_projects_dot_v1_dot_project__pb2.Milestone.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListMilestones(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.projects.v1.ProjectsService/ListMilestones',
+            crm_dot_projects_dot_v1_dot_projects__service__pb2.ListMilestonesRequest.SerializeToString,
+            crm_dot_projects_dot_v1_dot_projects__service__pb2.ListMilestonesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateMilestone(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.projects.v1.ProjectsService/UpdateMilestone',
+            crm_dot_projects_dot_v1_dot_projects__service__pb2.UpdateMilestoneRequest.SerializeToString,
+            crm_dot_projects_dot_v1_dot_project__pb2.Milestone.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteMilestone(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.projects.v1.ProjectsService/DeleteMilestone',
+            crm_dot_projects_dot_v1_dot_projects__service__pb2.DeleteMilestoneRequest.SerializeToString,
+            google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)

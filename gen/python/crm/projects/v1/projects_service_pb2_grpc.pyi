@@ -4,6 +4,9 @@ isort:skip_file
 """
 
 from collections import abc as _abc
+from crm.projects.v1 import project_pb2 as _project_pb2
+from crm.projects.v1 import projects_service_pb2 as _projects_service_pb2
+from google.protobuf import empty_pb2 as _empty_pb2
 from grpc import aio as _aio
 import abc as _abc_1
 import grpc as _grpc
@@ -26,31 +29,146 @@ GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
 
 class ProjectsServiceStub:
-    """ProjectsService is the contract of the projects service. Its resources and RPCs
-    arrive with the projects feature work; until then it has none, and the
-    service serves only health and reflection.
+    """ProjectsService manages projects delivered for customers and their
+    milestones. Tasks are in TaskService.
     """
 
     @_typing.overload
     def __new__(cls, channel: _grpc.Channel) -> _Self: ...
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> ProjectsServiceAsyncStub: ...
+    CreateProject: _grpc.UnaryUnaryMultiCallable[_projects_service_pb2.CreateProjectRequest, _project_pb2.Project]
+    """Creates a project; `project_id` chosen by the client makes a retry safe."""
+    GetProject: _grpc.UnaryUnaryMultiCallable[_projects_service_pb2.GetProjectRequest, _project_pb2.Project]
+    """Gets a project with its completion."""
+    ListProjects: _grpc.UnaryUnaryMultiCallable[_projects_service_pb2.ListProjectsRequest, _projects_service_pb2.ListProjectsResponse]
+    """Lists projects, filtered and ordered."""
+    UpdateProject: _grpc.UnaryUnaryMultiCallable[_projects_service_pb2.UpdateProjectRequest, _project_pb2.Project]
+    """Changes the fields named in `update_mask`; ABORTED when the etag sent is stale."""
+    DeleteProject: _grpc.UnaryUnaryMultiCallable[_projects_service_pb2.DeleteProjectRequest, _empty_pb2.Empty]
+    """Deletes a project with its milestones, tasks and comments."""
+    CreateMilestone: _grpc.UnaryUnaryMultiCallable[_projects_service_pb2.CreateMilestoneRequest, _project_pb2.Milestone]
+    """Adds a milestone to a project."""
+    GetMilestone: _grpc.UnaryUnaryMultiCallable[_projects_service_pb2.GetMilestoneRequest, _project_pb2.Milestone]
+    """Gets a milestone with its completion."""
+    ListMilestones: _grpc.UnaryUnaryMultiCallable[_projects_service_pb2.ListMilestonesRequest, _projects_service_pb2.ListMilestonesResponse]
+    """Lists a project's milestones."""
+    UpdateMilestone: _grpc.UnaryUnaryMultiCallable[_projects_service_pb2.UpdateMilestoneRequest, _project_pb2.Milestone]
+    """Changes the fields named in `update_mask`; ABORTED when the etag sent is stale."""
+    DeleteMilestone: _grpc.UnaryUnaryMultiCallable[_projects_service_pb2.DeleteMilestoneRequest, _empty_pb2.Empty]
+    """Deletes a milestone; FAILED_PRECONDITION while tasks are in it."""
 
 @_typing.type_check_only
 class ProjectsServiceAsyncStub(ProjectsServiceStub):
-    """ProjectsService is the contract of the projects service. Its resources and RPCs
-    arrive with the projects feature work; until then it has none, and the
-    service serves only health and reflection.
+    """ProjectsService manages projects delivered for customers and their
+    milestones. Tasks are in TaskService.
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
+    CreateProject: _aio.UnaryUnaryMultiCallable[_projects_service_pb2.CreateProjectRequest, _project_pb2.Project]  # type: ignore[assignment]
+    """Creates a project; `project_id` chosen by the client makes a retry safe."""
+    GetProject: _aio.UnaryUnaryMultiCallable[_projects_service_pb2.GetProjectRequest, _project_pb2.Project]  # type: ignore[assignment]
+    """Gets a project with its completion."""
+    ListProjects: _aio.UnaryUnaryMultiCallable[_projects_service_pb2.ListProjectsRequest, _projects_service_pb2.ListProjectsResponse]  # type: ignore[assignment]
+    """Lists projects, filtered and ordered."""
+    UpdateProject: _aio.UnaryUnaryMultiCallable[_projects_service_pb2.UpdateProjectRequest, _project_pb2.Project]  # type: ignore[assignment]
+    """Changes the fields named in `update_mask`; ABORTED when the etag sent is stale."""
+    DeleteProject: _aio.UnaryUnaryMultiCallable[_projects_service_pb2.DeleteProjectRequest, _empty_pb2.Empty]  # type: ignore[assignment]
+    """Deletes a project with its milestones, tasks and comments."""
+    CreateMilestone: _aio.UnaryUnaryMultiCallable[_projects_service_pb2.CreateMilestoneRequest, _project_pb2.Milestone]  # type: ignore[assignment]
+    """Adds a milestone to a project."""
+    GetMilestone: _aio.UnaryUnaryMultiCallable[_projects_service_pb2.GetMilestoneRequest, _project_pb2.Milestone]  # type: ignore[assignment]
+    """Gets a milestone with its completion."""
+    ListMilestones: _aio.UnaryUnaryMultiCallable[_projects_service_pb2.ListMilestonesRequest, _projects_service_pb2.ListMilestonesResponse]  # type: ignore[assignment]
+    """Lists a project's milestones."""
+    UpdateMilestone: _aio.UnaryUnaryMultiCallable[_projects_service_pb2.UpdateMilestoneRequest, _project_pb2.Milestone]  # type: ignore[assignment]
+    """Changes the fields named in `update_mask`; ABORTED when the etag sent is stale."""
+    DeleteMilestone: _aio.UnaryUnaryMultiCallable[_projects_service_pb2.DeleteMilestoneRequest, _empty_pb2.Empty]  # type: ignore[assignment]
+    """Deletes a milestone; FAILED_PRECONDITION while tasks are in it."""
 
 class ProjectsServiceServicer(metaclass=_abc_1.ABCMeta):
-    """ProjectsService is the contract of the projects service. Its resources and RPCs
-    arrive with the projects feature work; until then it has none, and the
-    service serves only health and reflection.
+    """ProjectsService manages projects delivered for customers and their
+    milestones. Tasks are in TaskService.
     """
 
-    ...
+    @_abc_1.abstractmethod
+    def CreateProject(
+        self,
+        request: _projects_service_pb2.CreateProjectRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_project_pb2.Project, _abc.Awaitable[_project_pb2.Project]]:
+        """Creates a project; `project_id` chosen by the client makes a retry safe."""
+
+    @_abc_1.abstractmethod
+    def GetProject(
+        self,
+        request: _projects_service_pb2.GetProjectRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_project_pb2.Project, _abc.Awaitable[_project_pb2.Project]]:
+        """Gets a project with its completion."""
+
+    @_abc_1.abstractmethod
+    def ListProjects(
+        self,
+        request: _projects_service_pb2.ListProjectsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_projects_service_pb2.ListProjectsResponse, _abc.Awaitable[_projects_service_pb2.ListProjectsResponse]]:
+        """Lists projects, filtered and ordered."""
+
+    @_abc_1.abstractmethod
+    def UpdateProject(
+        self,
+        request: _projects_service_pb2.UpdateProjectRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_project_pb2.Project, _abc.Awaitable[_project_pb2.Project]]:
+        """Changes the fields named in `update_mask`; ABORTED when the etag sent is stale."""
+
+    @_abc_1.abstractmethod
+    def DeleteProject(
+        self,
+        request: _projects_service_pb2.DeleteProjectRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_empty_pb2.Empty, _abc.Awaitable[_empty_pb2.Empty]]:
+        """Deletes a project with its milestones, tasks and comments."""
+
+    @_abc_1.abstractmethod
+    def CreateMilestone(
+        self,
+        request: _projects_service_pb2.CreateMilestoneRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_project_pb2.Milestone, _abc.Awaitable[_project_pb2.Milestone]]:
+        """Adds a milestone to a project."""
+
+    @_abc_1.abstractmethod
+    def GetMilestone(
+        self,
+        request: _projects_service_pb2.GetMilestoneRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_project_pb2.Milestone, _abc.Awaitable[_project_pb2.Milestone]]:
+        """Gets a milestone with its completion."""
+
+    @_abc_1.abstractmethod
+    def ListMilestones(
+        self,
+        request: _projects_service_pb2.ListMilestonesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_projects_service_pb2.ListMilestonesResponse, _abc.Awaitable[_projects_service_pb2.ListMilestonesResponse]]:
+        """Lists a project's milestones."""
+
+    @_abc_1.abstractmethod
+    def UpdateMilestone(
+        self,
+        request: _projects_service_pb2.UpdateMilestoneRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_project_pb2.Milestone, _abc.Awaitable[_project_pb2.Milestone]]:
+        """Changes the fields named in `update_mask`; ABORTED when the etag sent is stale."""
+
+    @_abc_1.abstractmethod
+    def DeleteMilestone(
+        self,
+        request: _projects_service_pb2.DeleteMilestoneRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_empty_pb2.Empty, _abc.Awaitable[_empty_pb2.Empty]]:
+        """Deletes a milestone; FAILED_PRECONDITION while tasks are in it."""
 
 def add_ProjectsServiceServicer_to_server(servicer: ProjectsServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
