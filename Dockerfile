@@ -20,14 +20,15 @@ COPY gen/python gen/python
 COPY services services
 
 # Binary wheels only for the dependencies: no compiler is needed here and none
-# can sneak into the image. The suite itself is pure Python, built from source.
+# can sneak into the image. The suite itself is pure Python, built from source,
+# as is nkeys (NATS .creds logins), pure Python but published only as an sdist.
 # pip byte-compiles while installing, so the read-only final image never needs
 # to write __pycache__. pip and setuptools leave the venv: nothing installs at run time.
 # CA_BUNDLE: a CA file to trust for the package index, for builders behind a
 # TLS-intercepting proxy (tools/build-image.sh mounts the host's bundle there).
 ARG CA_BUNDLE=
 RUN if [ -n "$CA_BUNDLE" ]; then export PIP_CERT="$CA_BUNDLE"; fi \
-    && /opt/crm/bin/pip install --only-binary=:all: --no-binary=crm-suite . \
+    && /opt/crm/bin/pip install --only-binary=:all: --no-binary=crm-suite,nkeys . \
     && /opt/crm/bin/pip uninstall --yes pip setuptools \
     && /opt/crm/bin/crm --help >/dev/null
 
