@@ -12,9 +12,11 @@ from crm_common.validation import (
     check_id,
     check_length,
     is_email_address,
+    normalise_custom_fields,
     normalise_email,
     normalise_tags,
 )
+from crm_sales.domain.scoring import Score, ScoreLine
 
 NAME_MAX = 200
 PHONE_MAX = 50
@@ -78,6 +80,8 @@ class Lead:
     update_time: datetime
     disqualify_reason: str = ""
     score: int = 0
+    # The rules' lines behind `score`, so the score explains itself.
+    breakdown: tuple[ScoreLine, ...] = ()
     conversion: Conversion | None = None
     version: int = 1
 
@@ -93,6 +97,31 @@ class Lead:
         violations.raise_if_any()
         return cls(lead_id, details, LeadStatus.NEW, now, now)
 
+    def first_score(self, score: Score) -> None:
+        """Scores a lead being created: part of its first version, not a change."""
+        self.score, self.breakdown = score.total, score.breakdown
+
+    def change(self, changes: dict[str, Any], now: datetime) -> list[str]:
+        """Applies an update of details, `status` and `disqualify_reason`; returns
+        the names of the fields that really changed."""
+        details = {name: value for name, value in changes.items() if name in _DETAIL_FIELDS}
+        changed = self.update(details, now)
+        if "status" in changes or "disqualify_reason" in changes:
+            before = (self.status, self.disqualify_reason)
+            status = changes.get("status", self.status)
+            self.move(status, changes.get("disqualify_reason", self.disqualify_reason), now)
+            changed += [
+                name
+                for name, old, new in zip(
+                    ("status", "disqualify_reason"),
+                    before,
+                    (self.status, self.disqualify_reason),
+                    strict=True,
+                )
+                if old != new
+            ]
+        return changed
+
     def update(self, changes: dict[str, Any], now: datetime) -> list[str]:
         self._refuse_if_converted()
         merged, changed = apply_changes(self.details, changes, normalise)
@@ -105,7 +134,7 @@ class Lead:
         """Changes the status; False when it already is `status`."""
         self._refuse_if_converted()
         if status == self.status:
-            return False
+            return self._restate_reason(reason, now)
         if status is LeadStatus.CONVERTED or status not in _MOVES[self.status]:
             raise FailedPrecondition(
                 f"{self.name} cannot go from {self.status.name} to {status.name}"
@@ -113,11 +142,23 @@ class Lead:
         violations = Violations()
         reason = reason.strip()
         if status is LeadStatus.DISQUALIFIED and not reason:
-            violations.add("disqualify_reason", "is required to disqualify a lead")
-        check_length(violations, "disqualify_reason", reason, REASON_MAX)
+            violations.add("lead.disqualify_reason", "is required to disqualify a lead")
+        check_length(violations, "lead.disqualify_reason", reason, REASON_MAX)
         violations.raise_if_any()
         self.status = status
         self.disqualify_reason = reason if status is LeadStatus.DISQUALIFIED else ""
+        self._touch(now)
+        return True
+
+    def _restate_reason(self, reason: str, now: datetime) -> bool:
+        """A disqualified lead's reason may be corrected; other statuses keep none."""
+        reason = reason.strip()
+        if self.status is not LeadStatus.DISQUALIFIED or reason in ("", self.disqualify_reason):
+            return False
+        violations = Violations()
+        check_length(violations, "lead.disqualify_reason", reason, REASON_MAX)
+        violations.raise_if_any()
+        self.disqualify_reason = reason
         self._touch(now)
         return True
 
@@ -131,10 +172,11 @@ class Lead:
         self.status, self.conversion = LeadStatus.CONVERTED, conversion
         self._touch(conversion.time)
 
-    def rescore(self, score: int, now: datetime) -> bool:
-        if score == self.score:
+    def rescore(self, score: Score, now: datetime) -> bool:
+        """Takes the score the rules now give; False when nothing about it changed."""
+        if (score.total, score.breakdown) == (self.score, self.breakdown):
             return False
-        self.score = score
+        self.score, self.breakdown = score.total, score.breakdown
         self._touch(now)
         return True
 
@@ -145,6 +187,9 @@ class Lead:
     def _touch(self, now: datetime) -> None:
         self.update_time = now
         self.version += 1
+
+
+_DETAIL_FIELDS = frozenset(LeadDetails.__dataclass_fields__)
 
 
 def normalise(details: LeadDetails, violations: Violations) -> LeadDetails:
@@ -174,5 +219,8 @@ def normalise(details: LeadDetails, violations: Violations) -> LeadDetails:
         email=email,
         source=details.source.strip().lower(),
         tags=normalise_tags(details.tags, violations, f"{prefix}.tags"),
-        custom_fields=dict(sorted(details.custom_fields.items())),
+        # Keys are identifiers, so that `custom_fields.<key>` can name them in a filter.
+        custom_fields=normalise_custom_fields(
+            details.custom_fields, violations, f"{prefix}.custom_fields"
+        ),
     )

@@ -8,11 +8,13 @@ from enum import IntEnum
 from typing import Any
 
 from crm_common.errors import FailedPrecondition, Violations
+from crm_common.filtering import FilterField, FilterSchema
 from crm_common.validation import (
     apply_changes,
     check_count,
     check_id,
     check_length,
+    normalise_custom_fields,
     normalise_tags,
 )
 from crm_sales.domain.money import Money, check_money
@@ -47,6 +49,8 @@ class StageVisit:
     enter_time: datetime
     # None while the opportunity is still in the stage.
     leave_time: datetime | None = None
+    # Stage ids are unique within a pipeline only; a deal may move between pipelines.
+    pipeline_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,17 @@ class OpportunityDetails:
     people: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
     custom_fields: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class OpportunityDraft:
+    """A new opportunity as its creator describes it (a client, or a lead's conversion)."""
+
+    details: OpportunityDetails
+    # `pipelines/{id}`.
+    pipeline: str
+    # The stage id within the pipeline; empty starts in its first open stage.
+    stage_id: str = ""
 
 
 @dataclass
@@ -105,7 +120,7 @@ class Opportunity:
             State.OPEN,
             now,
             now,
-            stage_history=(StageVisit(stage_id, now),),
+            stage_history=(StageVisit(stage_id, now, pipeline_id=pipeline.id),),
         )
 
     def probability(self, pipeline: Pipeline) -> int:
@@ -139,7 +154,10 @@ class Opportunity:
             return False
         self._leave_stage(now)
         self.pipeline_id, self.stage_id = pipeline.id, stage_id
-        self.stage_history = (*self.stage_history, StageVisit(stage_id, now))
+        self.stage_history = (
+            *self.stage_history,
+            StageVisit(stage_id, now, pipeline_id=pipeline.id),
+        )
         self._touch(now)
         return True
 
@@ -155,8 +173,33 @@ class Opportunity:
         if self.state is State.OPEN:
             raise FailedPrecondition(f"{self.name} is already open")
         self.state, self.close_reason, self.close_time = State.OPEN, "", None
-        self.stage_history = (*self.stage_history, StageVisit(self.stage_id, now))
+        self.stage_history = (
+            *self.stage_history,
+            StageVisit(self.stage_id, now, pipeline_id=self.pipeline_id),
+        )
         self._touch(now)
+
+    def repoint_contacts(self, merged: set[str], survivor: str, now: datetime) -> bool:
+        """Links to contacts merged into `survivor` now name it; closed deals too,
+        as their history must keep pointing at someone who exists."""
+        people = tuple(dict.fromkeys(survivor if p in merged else p for p in self.details.people))
+        organization = (
+            survivor if self.details.organization in merged else self.details.organization
+        )
+        return self._relink(people, organization, now)
+
+    def forget_contact(self, contact: str, now: datetime) -> bool:
+        """Drops every link to an erased contact."""
+        people = tuple(p for p in self.details.people if p != contact)
+        organization = "" if self.details.organization == contact else self.details.organization
+        return self._relink(people, organization, now)
+
+    def _relink(self, people: tuple[str, ...], organization: str, now: datetime) -> bool:
+        if (people, organization) == (self.details.people, self.details.organization):
+            return False
+        self.details = replace(self.details, people=people, organization=organization)
+        self._touch(now)
+        return True
 
     def _leave_stage(self, now: datetime) -> None:
         *earlier, current = self.stage_history
@@ -202,10 +245,59 @@ def normalise(details: OpportunityDetails, violations: Violations) -> Opportunit
         display_name=display_name,
         people=tuple(dict.fromkeys(details.people)),
         tags=normalise_tags(details.tags, violations, f"{prefix}.tags"),
-        custom_fields=dict(sorted(details.custom_fields.items())),
+        custom_fields=normalise_custom_fields(
+            details.custom_fields, violations, f"{prefix}.custom_fields"
+        ),
     )
 
 
 def _is_name(name: str, prefix: str) -> bool:
     resource_id = name.removeprefix(prefix)
     return name.startswith(prefix) and bool(resource_id) and "/" not in resource_id
+
+
+@dataclass(frozen=True)
+class Deal:
+    """An opportunity with the pipeline it is in, which its probability and
+    forecast category depend on."""
+
+    opportunity: Opportunity
+    pipeline: Pipeline
+
+    @property
+    def probability(self) -> int:
+        return self.opportunity.probability(self.pipeline)
+
+    @property
+    def forecast_category(self) -> ForecastCategory:
+        return self.opportunity.forecast_category(self.pipeline)
+
+
+# What ListOpportunities, forecasts and workflow conditions filter on.
+FILTER_SCHEMA = FilterSchema(
+    {
+        **{
+            name: FilterField.string()
+            for name in (
+                "display_name",
+                "owner",
+                "organization",
+                "pipeline",
+                "stage",
+                "close_reason",
+                "value.currency_code",
+                "expected_close_date",
+            )
+        },
+        "state": FilterField.enum({state.name: int(state) for state in State}),
+        "forecast_category": FilterField.enum({c.name: int(c) for c in ForecastCategory}),
+        "people": FilterField.repeated_string(),
+        "tags": FilterField.repeated_string(),
+        "value.units": FilterField.integer(),
+        "effective_probability": FilterField.integer(),
+        "close_time": FilterField.timestamp(),
+        "create_time": FilterField.timestamp(),
+        "update_time": FilterField.timestamp(),
+    },
+    custom_prefixes=("custom_fields",),
+)

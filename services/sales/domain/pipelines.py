@@ -105,6 +105,12 @@ class Pipeline:
         was_archived = {s.id for s in before if s.archived}
         return [s.id for s in self.stages if s.archived and s.id not in was_archived]
 
+    def moved_stages(self, before: tuple[Stage, ...]) -> bool:
+        """Whether the last update changed the board position of a stage that
+        existed before (stages added at the end move none)."""
+        now = {stage.id: position for position, stage in enumerate(self.stages)}
+        return any(now.get(stage.id) != position for position, stage in enumerate(before))
+
     def _refuse_if_archived(self) -> None:
         if self.archived:
             raise FailedPrecondition(f"{self.name} is archived")

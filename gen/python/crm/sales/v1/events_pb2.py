@@ -22,20 +22,38 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from crm.sales.v1 import lead_pb2 as crm_dot_sales_dot_v1_dot_lead__pb2
 from crm.sales.v1 import opportunity_pb2 as crm_dot_sales_dot_v1_dot_opportunity__pb2
+from google.type import date_pb2 as google_dot_type_dot_date__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x63rm/sales/v1/events.proto\x12\x0c\x63rm.sales.v1\x1a\x1e\x63rm/sales/v1/opportunity.proto\"D\n\x12OpportunityCreated\x12.\n\x0bopportunity\x18\x01 \x01(\x0b\x32\x19.crm.sales.v1.Opportunity\"P\n\x0eOpportunityWon\x12.\n\x0bopportunity\x18\x01 \x01(\x0b\x32\x19.crm.sales.v1.Opportunity\x12\x0e\n\x06reason\x18\x02 \x01(\t\"Q\n\x0fOpportunityLost\x12.\n\x0bopportunity\x18\x01 \x01(\x0b\x32\x19.crm.sales.v1.Opportunity\x12\x0e\n\x06reason\x18\x02 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x63rm/sales/v1/events.proto\x12\x0c\x63rm.sales.v1\x1a\x17\x63rm/sales/v1/lead.proto\x1a\x1e\x63rm/sales/v1/opportunity.proto\x1a\x16google/type/date.proto\"D\n\x12OpportunityCreated\x12.\n\x0bopportunity\x18\x01 \x01(\x0b\x32\x19.crm.sales.v1.Opportunity\"P\n\x0eOpportunityWon\x12.\n\x0bopportunity\x18\x01 \x01(\x0b\x32\x19.crm.sales.v1.Opportunity\x12\x0e\n\x06reason\x18\x02 \x01(\t\"Q\n\x0fOpportunityLost\x12.\n\x0bopportunity\x18\x01 \x01(\x0b\x32\x19.crm.sales.v1.Opportunity\x12\x0e\n\x06reason\x18\x02 \x01(\t\"/\n\x0bLeadCreated\x12 \n\x04lead\x18\x01 \x01(\x0b\x32\x12.crm.sales.v1.Lead\"G\n\x0bLeadUpdated\x12 \n\x04lead\x18\x01 \x01(\x0b\x32\x12.crm.sales.v1.Lead\x12\x16\n\x0e\x63hanged_fields\x18\x02 \x03(\t\"1\n\rLeadConverted\x12 \n\x04lead\x18\x01 \x01(\x0b\x32\x12.crm.sales.v1.Lead\"\\\n\x12OpportunityUpdated\x12.\n\x0bopportunity\x18\x01 \x01(\x0b\x32\x19.crm.sales.v1.Opportunity\x12\x16\n\x0e\x63hanged_fields\x18\x02 \x03(\t\"a\n\x17OpportunityStageChanged\x12.\n\x0bopportunity\x18\x01 \x01(\x0b\x32\x19.crm.sales.v1.Opportunity\x12\x16\n\x0eprevious_stage\x18\x02 \x01(\t\"}\n\x13OpportunityReopened\x12.\n\x0bopportunity\x18\x01 \x01(\x0b\x32\x19.crm.sales.v1.Opportunity\x12\x36\n\x0eprevious_state\x18\x02 \x01(\x0e\x32\x1e.crm.sales.v1.OpportunityState\"\xc9\x01\n\x15WorkflowTaskRequested\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x15\n\rworkflow_rule\x18\x02 \x01(\t\x12\x1b\n\x13triggering_event_id\x18\x03 \x01(\t\x12\x0f\n\x07subject\x18\x04 \x01(\t\x12\x11\n\tregarding\x18\x05 \x01(\t\x12\r\n\x05title\x18\x06 \x01(\t\x12\x10\n\x08\x61ssignee\x18\x07 \x01(\t\x12#\n\x08\x64ue_date\x18\x08 \x01(\x0b\x32\x11.google.type.Date\"\xab\x01\n\x14WorkflowNotification\x12\x17\n\x0fnotification_id\x18\x01 \x01(\t\x12\x15\n\rworkflow_rule\x18\x02 \x01(\t\x12\x1b\n\x13triggering_event_id\x18\x03 \x01(\t\x12\x0f\n\x07subject\x18\x04 \x01(\t\x12\x11\n\tregarding\x18\x05 \x01(\t\x12\x11\n\trecipient\x18\x06 \x01(\t\x12\x0f\n\x07message\x18\x07 \x01(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'crm.sales.v1.events_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_OPPORTUNITYCREATED']._serialized_start=75
-  _globals['_OPPORTUNITYCREATED']._serialized_end=143
-  _globals['_OPPORTUNITYWON']._serialized_start=145
-  _globals['_OPPORTUNITYWON']._serialized_end=225
-  _globals['_OPPORTUNITYLOST']._serialized_start=227
-  _globals['_OPPORTUNITYLOST']._serialized_end=308
+  _globals['_OPPORTUNITYCREATED']._serialized_start=124
+  _globals['_OPPORTUNITYCREATED']._serialized_end=192
+  _globals['_OPPORTUNITYWON']._serialized_start=194
+  _globals['_OPPORTUNITYWON']._serialized_end=274
+  _globals['_OPPORTUNITYLOST']._serialized_start=276
+  _globals['_OPPORTUNITYLOST']._serialized_end=357
+  _globals['_LEADCREATED']._serialized_start=359
+  _globals['_LEADCREATED']._serialized_end=406
+  _globals['_LEADUPDATED']._serialized_start=408
+  _globals['_LEADUPDATED']._serialized_end=479
+  _globals['_LEADCONVERTED']._serialized_start=481
+  _globals['_LEADCONVERTED']._serialized_end=530
+  _globals['_OPPORTUNITYUPDATED']._serialized_start=532
+  _globals['_OPPORTUNITYUPDATED']._serialized_end=624
+  _globals['_OPPORTUNITYSTAGECHANGED']._serialized_start=626
+  _globals['_OPPORTUNITYSTAGECHANGED']._serialized_end=723
+  _globals['_OPPORTUNITYREOPENED']._serialized_start=725
+  _globals['_OPPORTUNITYREOPENED']._serialized_end=850
+  _globals['_WORKFLOWTASKREQUESTED']._serialized_start=853
+  _globals['_WORKFLOWTASKREQUESTED']._serialized_end=1054
+  _globals['_WORKFLOWNOTIFICATION']._serialized_start=1057
+  _globals['_WORKFLOWNOTIFICATION']._serialized_end=1228
 # @@protoc_insertion_point(module_scope)

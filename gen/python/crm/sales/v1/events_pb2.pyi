@@ -3,9 +3,13 @@
 isort:skip_file
 """
 
+from collections import abc as _abc
+from crm.sales.v1 import lead_pb2 as _lead_pb2
 from crm.sales.v1 import opportunity_pb2 as _opportunity_pb2
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from google.protobuf.internal import containers as _containers
+from google.type import date_pb2 as _date_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -96,3 +100,273 @@ class OpportunityLost(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___OpportunityLost: _TypeAlias = OpportunityLost  # noqa: Y015
+
+@_typing.final
+class LeadCreated(_message.Message):
+    """Payload of `lead.created`."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LEAD_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def lead(self) -> _lead_pb2.Lead:
+        """The lead as created, scored."""
+
+    def __init__(
+        self,
+        *,
+        lead: _lead_pb2.Lead | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["lead", b"lead"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["lead", b"lead"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LeadCreated: _TypeAlias = LeadCreated  # noqa: Y015
+
+@_typing.final
+class LeadUpdated(_message.Message):
+    """Payload of `lead.updated`: the lead changed, its status or score included."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LEAD_FIELD_NUMBER: _builtins.int
+    CHANGED_FIELDS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def lead(self) -> _lead_pb2.Lead:
+        """The lead after the change."""
+
+    @_builtins.property
+    def changed_fields(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The Lead fields whose value changed, e.g. `status`, `score`."""
+
+    def __init__(
+        self,
+        *,
+        lead: _lead_pb2.Lead | None = ...,
+        changed_fields: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["lead", b"lead"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["changed_fields", b"changed_fields", "lead", b"lead"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LeadUpdated: _TypeAlias = LeadUpdated  # noqa: Y015
+
+@_typing.final
+class LeadConverted(_message.Message):
+    """Payload of `lead.converted`."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LEAD_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def lead(self) -> _lead_pb2.Lead:
+        """The lead as converted, with `converted_person`, `converted_organization`
+        and `converted_opportunity` set.
+        """
+
+    def __init__(
+        self,
+        *,
+        lead: _lead_pb2.Lead | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["lead", b"lead"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["lead", b"lead"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LeadConverted: _TypeAlias = LeadConverted  # noqa: Y015
+
+@_typing.final
+class OpportunityUpdated(_message.Message):
+    """Payload of `opportunity.updated`."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    OPPORTUNITY_FIELD_NUMBER: _builtins.int
+    CHANGED_FIELDS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def opportunity(self) -> _opportunity_pb2.Opportunity:
+        """The opportunity after the change."""
+
+    @_builtins.property
+    def changed_fields(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The fields whose value changed, as Opportunity field names."""
+
+    def __init__(
+        self,
+        *,
+        opportunity: _opportunity_pb2.Opportunity | None = ...,
+        changed_fields: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["opportunity", b"opportunity"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["changed_fields", b"changed_fields", "opportunity", b"opportunity"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___OpportunityUpdated: _TypeAlias = OpportunityUpdated  # noqa: Y015
+
+@_typing.final
+class OpportunityStageChanged(_message.Message):
+    """Payload of `opportunity.stage_changed`."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    OPPORTUNITY_FIELD_NUMBER: _builtins.int
+    PREVIOUS_STAGE_FIELD_NUMBER: _builtins.int
+    previous_stage: _builtins.str
+    """The stage it left, `pipelines/{pipeline}/stages/{stage}`."""
+    @_builtins.property
+    def opportunity(self) -> _opportunity_pb2.Opportunity:
+        """The opportunity in its new stage."""
+
+    def __init__(
+        self,
+        *,
+        opportunity: _opportunity_pb2.Opportunity | None = ...,
+        previous_stage: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["opportunity", b"opportunity"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["opportunity", b"opportunity", "previous_stage", b"previous_stage"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___OpportunityStageChanged: _TypeAlias = OpportunityStageChanged  # noqa: Y015
+
+@_typing.final
+class OpportunityReopened(_message.Message):
+    """Payload of `opportunity.reopened`."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    OPPORTUNITY_FIELD_NUMBER: _builtins.int
+    PREVIOUS_STATE_FIELD_NUMBER: _builtins.int
+    previous_state: _opportunity_pb2.OpportunityState.ValueType
+    """The state it was in before, WON or LOST."""
+    @_builtins.property
+    def opportunity(self) -> _opportunity_pb2.Opportunity:
+        """The opportunity, open again."""
+
+    def __init__(
+        self,
+        *,
+        opportunity: _opportunity_pb2.Opportunity | None = ...,
+        previous_state: _opportunity_pb2.OpportunityState.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["opportunity", b"opportunity"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["opportunity", b"opportunity", "previous_state", b"previous_state"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___OpportunityReopened: _TypeAlias = OpportunityReopened  # noqa: Y015
+
+@_typing.final
+class WorkflowTaskRequested(_message.Message):
+    """Payload of `workflow.task_requested`: a workflow rule asks for a follow-up
+    task. Sales only announces it; a consumer (e.g. the projects service)
+    creates the task, using `request_id` to create it once however often the
+    event arrives.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    WORKFLOW_RULE_FIELD_NUMBER: _builtins.int
+    TRIGGERING_EVENT_ID_FIELD_NUMBER: _builtins.int
+    SUBJECT_FIELD_NUMBER: _builtins.int
+    REGARDING_FIELD_NUMBER: _builtins.int
+    TITLE_FIELD_NUMBER: _builtins.int
+    ASSIGNEE_FIELD_NUMBER: _builtins.int
+    DUE_DATE_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """Stable key of this request: `workflowRules/{rule}/runs/{event}/actions/{index}`
+    followed by `/targets/{target}` (e.g. `/targets/opportunities/7`).
+    """
+    workflow_rule: _builtins.str
+    """The rule, `workflowRules/{workflow_rule}`."""
+    triggering_event_id: _builtins.str
+    """The id of the event that ran the rule."""
+    subject: _builtins.str
+    """What the event was about, e.g. `tickets/42`."""
+    regarding: _builtins.str
+    """What the task is about, e.g. `opportunities/7` or `leads/3`."""
+    title: _builtins.str
+    """The task's title, placeholders filled in."""
+    assignee: _builtins.str
+    """Who should do it (the target's owner unless the rule names someone)."""
+    @_builtins.property
+    def due_date(self) -> _date_pb2.Date:
+        """When it is due: the triggering event's day plus the rule's `due_in_days` (UTC)."""
+
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        workflow_rule: _builtins.str = ...,
+        triggering_event_id: _builtins.str = ...,
+        subject: _builtins.str = ...,
+        regarding: _builtins.str = ...,
+        title: _builtins.str = ...,
+        assignee: _builtins.str = ...,
+        due_date: _date_pb2.Date | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["due_date", b"due_date"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["assignee", b"assignee", "due_date", b"due_date", "regarding", b"regarding", "request_id", b"request_id", "subject", b"subject", "title", b"title", "triggering_event_id", b"triggering_event_id", "workflow_rule", b"workflow_rule"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WorkflowTaskRequested: _TypeAlias = WorkflowTaskRequested  # noqa: Y015
+
+@_typing.final
+class WorkflowNotification(_message.Message):
+    """Payload of `workflow.notification`: a workflow rule notifies someone."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NOTIFICATION_ID_FIELD_NUMBER: _builtins.int
+    WORKFLOW_RULE_FIELD_NUMBER: _builtins.int
+    TRIGGERING_EVENT_ID_FIELD_NUMBER: _builtins.int
+    SUBJECT_FIELD_NUMBER: _builtins.int
+    REGARDING_FIELD_NUMBER: _builtins.int
+    RECIPIENT_FIELD_NUMBER: _builtins.int
+    MESSAGE_FIELD_NUMBER: _builtins.int
+    notification_id: _builtins.str
+    """Stable key of this notification, built like WorkflowTaskRequested.request_id."""
+    workflow_rule: _builtins.str
+    """The rule, `workflowRules/{workflow_rule}`."""
+    triggering_event_id: _builtins.str
+    """The id of the event that ran the rule."""
+    subject: _builtins.str
+    """What the event was about, e.g. `tickets/42`."""
+    regarding: _builtins.str
+    """What the notification is about, e.g. `opportunities/7`."""
+    recipient: _builtins.str
+    """Who is notified (the target's owner unless the rule names someone)."""
+    message: _builtins.str
+    """The message, placeholders filled in."""
+    def __init__(
+        self,
+        *,
+        notification_id: _builtins.str = ...,
+        workflow_rule: _builtins.str = ...,
+        triggering_event_id: _builtins.str = ...,
+        subject: _builtins.str = ...,
+        regarding: _builtins.str = ...,
+        recipient: _builtins.str = ...,
+        message: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["message", b"message", "notification_id", b"notification_id", "recipient", b"recipient", "regarding", b"regarding", "subject", b"subject", "triggering_event_id", b"triggering_event_id", "workflow_rule", b"workflow_rule"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WorkflowNotification: _TypeAlias = WorkflowNotification  # noqa: Y015

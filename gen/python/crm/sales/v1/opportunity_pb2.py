@@ -25,16 +25,19 @@ _sym_db = _symbol_database.Default()
 from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.api import resource_pb2 as google_dot_api_dot_resource__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from google.type import date_pb2 as google_dot_type_dot_date__pb2
 from google.type import money_pb2 as google_dot_type_dot_money__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x63rm/sales/v1/opportunity.proto\x12\x0c\x63rm.sales.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17google/type/money.proto\"\x9f\x03\n\x0bOpportunity\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12\x1a\n\x0c\x64isplay_name\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12!\n\x05value\x18\x03 \x01(\x0b\x32\x12.google.type.Money\x12\x14\n\x0corganization\x18\x04 \x01(\t\x12\x0e\n\x06people\x18\x05 \x03(\t\x12\r\n\x05owner\x18\x06 \x01(\t\x12\x33\n\x05state\x18\x07 \x01(\x0e\x32\x1e.crm.sales.v1.OpportunityStateB\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63reate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0bupdate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x0c\n\x04\x65tag\x18\n \x01(\t:W\xea\x41T\n\x19sales.crm.dev/Opportunity\x12\x1bopportunities/{opportunity}*\ropportunities2\x0bopportunity*\x88\x01\n\x10OpportunityState\x12!\n\x1dOPPORTUNITY_STATE_UNSPECIFIED\x10\x00\x12\x1a\n\x16OPPORTUNITY_STATE_OPEN\x10\x01\x12\x19\n\x15OPPORTUNITY_STATE_WON\x10\x02\x12\x1a\n\x16OPPORTUNITY_STATE_LOST\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x63rm/sales/v1/opportunity.proto\x12\x0c\x63rm.sales.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16google/type/date.proto\x1a\x17google/type/money.proto\"\xb8\x08\n\x0bOpportunity\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12\x1a\n\x0c\x64isplay_name\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12!\n\x05value\x18\x03 \x01(\x0b\x32\x12.google.type.Money\x12\x14\n\x0corganization\x18\x04 \x01(\t\x12\x0e\n\x06people\x18\x05 \x03(\t\x12\r\n\x05owner\x18\x06 \x01(\t\x12\x33\n\x05state\x18\x07 \x01(\x0e\x32\x1e.crm.sales.v1.OpportunityStateB\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63reate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0bupdate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x0c\n\x04\x65tag\x18\n \x01(\t\x12\x31\n\x08pipeline\x18\x0b \x01(\tB\x1f\xe2\x41\x01\x02\xfa\x41\x18\n\x16sales.crm.dev/Pipeline\x12\x13\n\x05stage\x18\x0c \x01(\tB\x04\xe2\x41\x01\x01\x12\x1e\n\x0bprobability\x18\r \x01(\x05\x42\x04\xe2\x41\x01\x01H\x00\x88\x01\x01\x12#\n\x15\x65\x66\x66\x65\x63tive_probability\x18\x0e \x01(\x05\x42\x04\xe2\x41\x01\x03\x12\x34\n\x13\x65xpected_close_date\x18\x0f \x01(\x0b\x32\x11.google.type.DateB\x04\xe2\x41\x01\x01\x12\x12\n\x04tags\x18\x10 \x03(\tB\x04\xe2\x41\x01\x01\x12H\n\rcustom_fields\x18\x11 \x03(\x0b\x32+.crm.sales.v1.Opportunity.CustomFieldsEntryB\x04\xe2\x41\x01\x01\x12\x35\n\rstage_history\x18\x12 \x03(\x0b\x32\x18.crm.sales.v1.StageVisitB\x04\xe2\x41\x01\x03\x12\x38\n\x0c\x63lose_reason\x18\x13 \x01(\tB\"\xe2\x41\x01\x03\xfa\x41\x1b\n\x19sales.crm.dev/CloseReason\x12\x34\n\nclose_time\x18\x14 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12?\n\x11\x66orecast_category\x18\x15 \x01(\x0e\x32\x1e.crm.sales.v1.ForecastCategoryB\x04\xe2\x41\x01\x01\x12I\n\x1b\x65\x66\x66\x65\x63tive_forecast_category\x18\x16 \x01(\x0e\x32\x1e.crm.sales.v1.ForecastCategoryB\x04\xe2\x41\x01\x03\x1a\x33\n\x11\x43ustomFieldsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01:W\xea\x41T\n\x19sales.crm.dev/Opportunity\x12\x1bopportunities/{opportunity}*\ropportunities2\x0bopportunityB\x0e\n\x0c_probability\"{\n\nStageVisit\x12\r\n\x05stage\x18\x01 \x01(\t\x12.\n\nenter_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nleave_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*\xd1\x01\n\x10\x46orecastCategory\x12!\n\x1d\x46ORECAST_CATEGORY_UNSPECIFIED\x10\x00\x12\x1e\n\x1a\x46ORECAST_CATEGORY_PIPELINE\x10\x01\x12\x1f\n\x1b\x46ORECAST_CATEGORY_BEST_CASE\x10\x02\x12\x1c\n\x18\x46ORECAST_CATEGORY_COMMIT\x10\x03\x12\x1c\n\x18\x46ORECAST_CATEGORY_CLOSED\x10\x04\x12\x1d\n\x19\x46ORECAST_CATEGORY_OMITTED\x10\x05*\x88\x01\n\x10OpportunityState\x12!\n\x1dOPPORTUNITY_STATE_UNSPECIFIED\x10\x00\x12\x1a\n\x16OPPORTUNITY_STATE_OPEN\x10\x01\x12\x19\n\x15OPPORTUNITY_STATE_WON\x10\x02\x12\x1a\n\x16OPPORTUNITY_STATE_LOST\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'crm.sales.v1.opportunity_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_OPPORTUNITY_CUSTOMFIELDSENTRY']._loaded_options = None
+  _globals['_OPPORTUNITY_CUSTOMFIELDSENTRY']._serialized_options = b'8\001'
   _globals['_OPPORTUNITY'].fields_by_name['name']._loaded_options = None
   _globals['_OPPORTUNITY'].fields_by_name['name']._serialized_options = b'\342A\001\010'
   _globals['_OPPORTUNITY'].fields_by_name['display_name']._loaded_options = None
@@ -45,10 +48,40 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_OPPORTUNITY'].fields_by_name['create_time']._serialized_options = b'\342A\001\003'
   _globals['_OPPORTUNITY'].fields_by_name['update_time']._loaded_options = None
   _globals['_OPPORTUNITY'].fields_by_name['update_time']._serialized_options = b'\342A\001\003'
+  _globals['_OPPORTUNITY'].fields_by_name['pipeline']._loaded_options = None
+  _globals['_OPPORTUNITY'].fields_by_name['pipeline']._serialized_options = b'\342A\001\002\372A\030\n\026sales.crm.dev/Pipeline'
+  _globals['_OPPORTUNITY'].fields_by_name['stage']._loaded_options = None
+  _globals['_OPPORTUNITY'].fields_by_name['stage']._serialized_options = b'\342A\001\001'
+  _globals['_OPPORTUNITY'].fields_by_name['probability']._loaded_options = None
+  _globals['_OPPORTUNITY'].fields_by_name['probability']._serialized_options = b'\342A\001\001'
+  _globals['_OPPORTUNITY'].fields_by_name['effective_probability']._loaded_options = None
+  _globals['_OPPORTUNITY'].fields_by_name['effective_probability']._serialized_options = b'\342A\001\003'
+  _globals['_OPPORTUNITY'].fields_by_name['expected_close_date']._loaded_options = None
+  _globals['_OPPORTUNITY'].fields_by_name['expected_close_date']._serialized_options = b'\342A\001\001'
+  _globals['_OPPORTUNITY'].fields_by_name['tags']._loaded_options = None
+  _globals['_OPPORTUNITY'].fields_by_name['tags']._serialized_options = b'\342A\001\001'
+  _globals['_OPPORTUNITY'].fields_by_name['custom_fields']._loaded_options = None
+  _globals['_OPPORTUNITY'].fields_by_name['custom_fields']._serialized_options = b'\342A\001\001'
+  _globals['_OPPORTUNITY'].fields_by_name['stage_history']._loaded_options = None
+  _globals['_OPPORTUNITY'].fields_by_name['stage_history']._serialized_options = b'\342A\001\003'
+  _globals['_OPPORTUNITY'].fields_by_name['close_reason']._loaded_options = None
+  _globals['_OPPORTUNITY'].fields_by_name['close_reason']._serialized_options = b'\342A\001\003\372A\033\n\031sales.crm.dev/CloseReason'
+  _globals['_OPPORTUNITY'].fields_by_name['close_time']._loaded_options = None
+  _globals['_OPPORTUNITY'].fields_by_name['close_time']._serialized_options = b'\342A\001\003'
+  _globals['_OPPORTUNITY'].fields_by_name['forecast_category']._loaded_options = None
+  _globals['_OPPORTUNITY'].fields_by_name['forecast_category']._serialized_options = b'\342A\001\001'
+  _globals['_OPPORTUNITY'].fields_by_name['effective_forecast_category']._loaded_options = None
+  _globals['_OPPORTUNITY'].fields_by_name['effective_forecast_category']._serialized_options = b'\342A\001\003'
   _globals['_OPPORTUNITY']._loaded_options = None
   _globals['_OPPORTUNITY']._serialized_options = b'\352AT\n\031sales.crm.dev/Opportunity\022\033opportunities/{opportunity}*\ropportunities2\013opportunity'
-  _globals['_OPPORTUNITYSTATE']._serialized_start=585
-  _globals['_OPPORTUNITYSTATE']._serialized_end=721
-  _globals['_OPPORTUNITY']._serialized_start=167
-  _globals['_OPPORTUNITY']._serialized_end=582
+  _globals['_FORECASTCATEGORY']._serialized_start=1399
+  _globals['_FORECASTCATEGORY']._serialized_end=1608
+  _globals['_OPPORTUNITYSTATE']._serialized_start=1611
+  _globals['_OPPORTUNITYSTATE']._serialized_end=1747
+  _globals['_OPPORTUNITY']._serialized_start=191
+  _globals['_OPPORTUNITY']._serialized_end=1271
+  _globals['_OPPORTUNITY_CUSTOMFIELDSENTRY']._serialized_start=1115
+  _globals['_OPPORTUNITY_CUSTOMFIELDSENTRY']._serialized_end=1166
+  _globals['_STAGEVISIT']._serialized_start=1273
+  _globals['_STAGEVISIT']._serialized_end=1396
 # @@protoc_insertion_point(module_scope)

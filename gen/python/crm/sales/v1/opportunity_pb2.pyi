@@ -9,6 +9,7 @@ from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.type import date_pb2 as _date_pb2
 from google.type import money_pb2 as _money_pb2
 import builtins as _builtins
 import sys
@@ -20,6 +21,42 @@ else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class _ForecastCategory:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ForecastCategoryEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ForecastCategory.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    FORECAST_CATEGORY_UNSPECIFIED: _ForecastCategory.ValueType  # 0
+    """Not specified: follows the probability."""
+    FORECAST_CATEGORY_PIPELINE: _ForecastCategory.ValueType  # 1
+    """Early: counted in the weighted pipeline only."""
+    FORECAST_CATEGORY_BEST_CASE: _ForecastCategory.ValueType  # 2
+    """Could close in the period."""
+    FORECAST_CATEGORY_COMMIT: _ForecastCategory.ValueType  # 3
+    """Will close in the period."""
+    FORECAST_CATEGORY_CLOSED: _ForecastCategory.ValueType  # 4
+    """Won."""
+    FORECAST_CATEGORY_OMITTED: _ForecastCategory.ValueType  # 5
+    """Left out of the forecast (lost, or excluded by the owner)."""
+
+class ForecastCategory(_ForecastCategory, metaclass=_ForecastCategoryEnumTypeWrapper):
+    """How sure the owner is that a deal closes in its period."""
+
+FORECAST_CATEGORY_UNSPECIFIED: ForecastCategory.ValueType  # 0
+"""Not specified: follows the probability."""
+FORECAST_CATEGORY_PIPELINE: ForecastCategory.ValueType  # 1
+"""Early: counted in the weighted pipeline only."""
+FORECAST_CATEGORY_BEST_CASE: ForecastCategory.ValueType  # 2
+"""Could close in the period."""
+FORECAST_CATEGORY_COMMIT: ForecastCategory.ValueType  # 3
+"""Will close in the period."""
+FORECAST_CATEGORY_CLOSED: ForecastCategory.ValueType  # 4
+"""Won."""
+FORECAST_CATEGORY_OMITTED: ForecastCategory.ValueType  # 5
+"""Left out of the forecast (lost, or excluded by the owner)."""
+Global___ForecastCategory: _TypeAlias = ForecastCategory  # noqa: Y015
 
 class _OpportunityState:
     ValueType = _typing.NewType("ValueType", _builtins.int)
@@ -55,6 +92,26 @@ class Opportunity(_message.Message):
 
     DESCRIPTOR: _descriptor.Descriptor
 
+    @_typing.final
+    class CustomFieldsEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
     NAME_FIELD_NUMBER: _builtins.int
     DISPLAY_NAME_FIELD_NUMBER: _builtins.int
     VALUE_FIELD_NUMBER: _builtins.int
@@ -65,6 +122,18 @@ class Opportunity(_message.Message):
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
     ETAG_FIELD_NUMBER: _builtins.int
+    PIPELINE_FIELD_NUMBER: _builtins.int
+    STAGE_FIELD_NUMBER: _builtins.int
+    PROBABILITY_FIELD_NUMBER: _builtins.int
+    EFFECTIVE_PROBABILITY_FIELD_NUMBER: _builtins.int
+    EXPECTED_CLOSE_DATE_FIELD_NUMBER: _builtins.int
+    TAGS_FIELD_NUMBER: _builtins.int
+    CUSTOM_FIELDS_FIELD_NUMBER: _builtins.int
+    STAGE_HISTORY_FIELD_NUMBER: _builtins.int
+    CLOSE_REASON_FIELD_NUMBER: _builtins.int
+    CLOSE_TIME_FIELD_NUMBER: _builtins.int
+    FORECAST_CATEGORY_FIELD_NUMBER: _builtins.int
+    EFFECTIVE_FORECAST_CATEGORY_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """Resource name, `opportunities/{opportunity}`."""
     display_name: _builtins.str
@@ -77,6 +146,34 @@ class Opportunity(_message.Message):
     """Whether the deal is open, won or lost."""
     etag: _builtins.str
     """Checksum of the current state (AIP-154)."""
+    pipeline: _builtins.str
+    """The pipeline the deal is worked in, `pipelines/{pipeline}`. Changed by
+    MoveOpportunity only.
+    """
+    stage: _builtins.str
+    """The stage it is in, `pipelines/{pipeline}/stages/{stage}`; on create,
+    empty means the pipeline's first unarchived stage. Changed by
+    MoveOpportunity only.
+    """
+    probability: _builtins.int
+    """The owner's win probability in percent (0-100), overriding the stage's
+    default; unset follows the stage.
+    """
+    effective_probability: _builtins.int
+    """The probability in force: the override, else the stage's default; 100
+    once won, 0 once lost.
+    """
+    close_reason: _builtins.str
+    """Why the deal was won or lost, `closeReasons/{close_reason}`; set by
+    WinOpportunity and LoseOpportunity, cleared by ReopenOpportunity.
+    """
+    forecast_category: Global___ForecastCategory.ValueType
+    """The owner's forecast category, overriding the one the probability gives
+    (COMMIT from 90 %, BEST_CASE from 50 %, PIPELINE below); unspecified
+    follows the probability. CLOSED cannot be chosen.
+    """
+    effective_forecast_category: Global___ForecastCategory.ValueType
+    """The category in force: CLOSED once won, OMITTED once lost."""
     @_builtins.property
     def value(self) -> _money_pb2.Money:
         """Value of the deal; units and nanos are exact decimal, never float."""
@@ -93,6 +190,26 @@ class Opportunity(_message.Message):
     def update_time(self) -> _timestamp_pb2.Timestamp:
         """When it last changed."""
 
+    @_builtins.property
+    def expected_close_date(self) -> _date_pb2.Date:
+        """When the deal is expected to close (a full date)."""
+
+    @_builtins.property
+    def tags(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Free labels, stored lower-cased and without duplicates."""
+
+    @_builtins.property
+    def custom_fields(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """Open-ended fields of the customer's own (key to value)."""
+
+    @_builtins.property
+    def stage_history(self) -> _containers.RepeatedCompositeFieldContainer[Global___StageVisit]:
+        """Every stage the deal has been in, oldest first; the last is the current one."""
+
+    @_builtins.property
+    def close_time(self) -> _timestamp_pb2.Timestamp:
+        """When the deal was won or lost."""
+
     def __init__(
         self,
         *,
@@ -106,11 +223,59 @@ class Opportunity(_message.Message):
         create_time: _timestamp_pb2.Timestamp | None = ...,
         update_time: _timestamp_pb2.Timestamp | None = ...,
         etag: _builtins.str = ...,
+        pipeline: _builtins.str = ...,
+        stage: _builtins.str = ...,
+        probability: _builtins.int | None = ...,
+        effective_probability: _builtins.int = ...,
+        expected_close_date: _date_pb2.Date | None = ...,
+        tags: _abc.Iterable[_builtins.str] | None = ...,
+        custom_fields: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        stage_history: _abc.Iterable[Global___StageVisit] | None = ...,
+        close_reason: _builtins.str = ...,
+        close_time: _timestamp_pb2.Timestamp | None = ...,
+        forecast_category: Global___ForecastCategory.ValueType = ...,
+        effective_forecast_category: Global___ForecastCategory.ValueType = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "update_time", b"update_time", "value", b"value"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_probability", b"_probability", "close_time", b"close_time", "create_time", b"create_time", "expected_close_date", b"expected_close_date", "probability", b"probability", "update_time", b"update_time", "value", b"value"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "display_name", b"display_name", "etag", b"etag", "name", b"name", "organization", b"organization", "owner", b"owner", "people", b"people", "state", b"state", "update_time", b"update_time", "value", b"value"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_probability", b"_probability", "close_reason", b"close_reason", "close_time", b"close_time", "create_time", b"create_time", "custom_fields", b"custom_fields", "display_name", b"display_name", "effective_forecast_category", b"effective_forecast_category", "effective_probability", b"effective_probability", "etag", b"etag", "expected_close_date", b"expected_close_date", "forecast_category", b"forecast_category", "name", b"name", "organization", b"organization", "owner", b"owner", "people", b"people", "pipeline", b"pipeline", "probability", b"probability", "stage", b"stage", "stage_history", b"stage_history", "state", b"state", "tags", b"tags", "update_time", b"update_time", "value", b"value"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__probability: _TypeAlias = _typing.Literal["probability"]  # noqa: Y015
+    _WhichOneofArgType__probability: _TypeAlias = _typing.Literal["_probability", b"_probability"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__probability) -> _WhichOneofReturnType__probability | None: ...
+
+Global___Opportunity: _TypeAlias = Opportunity  # noqa: Y015
+
+@_typing.final
+class StageVisit(_message.Message):
+    """One stay of a deal in a stage."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STAGE_FIELD_NUMBER: _builtins.int
+    ENTER_TIME_FIELD_NUMBER: _builtins.int
+    LEAVE_TIME_FIELD_NUMBER: _builtins.int
+    stage: _builtins.str
+    """`pipelines/{pipeline}/stages/{stage}`."""
+    @_builtins.property
+    def enter_time(self) -> _timestamp_pb2.Timestamp:
+        """When the deal entered the stage."""
+
+    @_builtins.property
+    def leave_time(self) -> _timestamp_pb2.Timestamp:
+        """When it left; unset while it is still there."""
+
+    def __init__(
+        self,
+        *,
+        stage: _builtins.str = ...,
+        enter_time: _timestamp_pb2.Timestamp | None = ...,
+        leave_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["enter_time", b"enter_time", "leave_time", b"leave_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["enter_time", b"enter_time", "leave_time", b"leave_time", "stage", b"stage"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___Opportunity: _TypeAlias = Opportunity  # noqa: Y015
+Global___StageVisit: _TypeAlias = StageVisit  # noqa: Y015

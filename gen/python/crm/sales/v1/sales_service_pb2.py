@@ -22,15 +22,99 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from crm.sales.v1 import close_reason_pb2 as crm_dot_sales_dot_v1_dot_close__reason__pb2
+from crm.sales.v1 import opportunity_pb2 as crm_dot_sales_dot_v1_dot_opportunity__pb2
+from crm.sales.v1 import pipeline_pb2 as crm_dot_sales_dot_v1_dot_pipeline__pb2
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
+from google.protobuf import empty_pb2 as google_dot_protobuf_dot_empty__pb2
+from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n crm/sales/v1/sales_service.proto\x12\x0c\x63rm.sales.v12\x0e\n\x0cSalesServiceb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n crm/sales/v1/sales_service.proto\x12\x0c\x63rm.sales.v1\x1a\x1f\x63rm/sales/v1/close_reason.proto\x1a\x1e\x63rm/sales/v1/opportunity.proto\x1a\x1b\x63rm/sales/v1/pipeline.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\"\\\n\x15\x43reatePipelineRequest\x12.\n\x08pipeline\x18\x01 \x01(\x0b\x32\x16.crm.sales.v1.PipelineB\x04\xe2\x41\x01\x02\x12\x13\n\x0bpipeline_id\x18\x02 \x01(\t\"(\n\x12GetPipelineRequest\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"_\n\x14ListPipelinesRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x03 \x01(\t\x12\x10\n\x08order_by\x18\x04 \x01(\t\"[\n\x15ListPipelinesResponse\x12)\n\tpipelines\x18\x01 \x03(\x0b\x32\x16.crm.sales.v1.Pipeline\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"x\n\x15UpdatePipelineRequest\x12.\n\x08pipeline\x18\x01 \x01(\x0b\x32\x16.crm.sales.v1.PipelineB\x04\xe2\x41\x01\x02\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"9\n\x15\x44\x65letePipelineRequest\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\"h\n\x18\x43reateOpportunityRequest\x12\x34\n\x0bopportunity\x18\x01 \x01(\x0b\x32\x19.crm.sales.v1.OpportunityB\x04\xe2\x41\x01\x02\x12\x16\n\x0eopportunity_id\x18\x02 \x01(\t\"+\n\x15GetOpportunityRequest\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"c\n\x18ListOpportunitiesRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x03 \x01(\t\x12\x10\n\x08order_by\x18\x04 \x01(\t\"f\n\x19ListOpportunitiesResponse\x12\x30\n\ropportunities\x18\x01 \x03(\x0b\x32\x19.crm.sales.v1.Opportunity\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x81\x01\n\x18UpdateOpportunityRequest\x12\x34\n\x0bopportunity\x18\x01 \x01(\x0b\x32\x19.crm.sales.v1.OpportunityB\x04\xe2\x41\x01\x02\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"<\n\x18\x44\x65leteOpportunityRequest\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\"O\n\x16MoveOpportunityRequest\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x13\n\x05stage\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x0c\n\x04\x65tag\x18\x03 \x01(\t\"U\n\x15WinOpportunityRequest\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x1a\n\x0c\x63lose_reason\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x0c\n\x04\x65tag\x18\x03 \x01(\t\"V\n\x16LoseOpportunityRequest\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x1a\n\x0c\x63lose_reason\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x0c\n\x04\x65tag\x18\x03 \x01(\t\"<\n\x18ReopenOpportunityRequest\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\"j\n\x18\x43reateCloseReasonRequest\x12\x35\n\x0c\x63lose_reason\x18\x01 \x01(\x0b\x32\x19.crm.sales.v1.CloseReasonB\x04\xe2\x41\x01\x02\x12\x17\n\x0f\x63lose_reason_id\x18\x02 \x01(\t\"+\n\x15GetCloseReasonRequest\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"b\n\x17ListCloseReasonsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x03 \x01(\t\x12\x10\n\x08order_by\x18\x04 \x01(\t\"e\n\x18ListCloseReasonsResponse\x12\x30\n\rclose_reasons\x18\x01 \x03(\x0b\x32\x19.crm.sales.v1.CloseReason\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x82\x01\n\x18UpdateCloseReasonRequest\x12\x35\n\x0c\x63lose_reason\x18\x01 \x01(\x0b\x32\x19.crm.sales.v1.CloseReasonB\x04\xe2\x41\x01\x02\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask2\x92\x0c\n\x0cSalesService\x12M\n\x0e\x43reatePipeline\x12#.crm.sales.v1.CreatePipelineRequest\x1a\x16.crm.sales.v1.Pipeline\x12G\n\x0bGetPipeline\x12 .crm.sales.v1.GetPipelineRequest\x1a\x16.crm.sales.v1.Pipeline\x12X\n\rListPipelines\x12\".crm.sales.v1.ListPipelinesRequest\x1a#.crm.sales.v1.ListPipelinesResponse\x12M\n\x0eUpdatePipeline\x12#.crm.sales.v1.UpdatePipelineRequest\x1a\x16.crm.sales.v1.Pipeline\x12M\n\x0e\x44\x65letePipeline\x12#.crm.sales.v1.DeletePipelineRequest\x1a\x16.google.protobuf.Empty\x12V\n\x11\x43reateOpportunity\x12&.crm.sales.v1.CreateOpportunityRequest\x1a\x19.crm.sales.v1.Opportunity\x12P\n\x0eGetOpportunity\x12#.crm.sales.v1.GetOpportunityRequest\x1a\x19.crm.sales.v1.Opportunity\x12\x64\n\x11ListOpportunities\x12&.crm.sales.v1.ListOpportunitiesRequest\x1a\'.crm.sales.v1.ListOpportunitiesResponse\x12V\n\x11UpdateOpportunity\x12&.crm.sales.v1.UpdateOpportunityRequest\x1a\x19.crm.sales.v1.Opportunity\x12S\n\x11\x44\x65leteOpportunity\x12&.crm.sales.v1.DeleteOpportunityRequest\x1a\x16.google.protobuf.Empty\x12R\n\x0fMoveOpportunity\x12$.crm.sales.v1.MoveOpportunityRequest\x1a\x19.crm.sales.v1.Opportunity\x12P\n\x0eWinOpportunity\x12#.crm.sales.v1.WinOpportunityRequest\x1a\x19.crm.sales.v1.Opportunity\x12R\n\x0fLoseOpportunity\x12$.crm.sales.v1.LoseOpportunityRequest\x1a\x19.crm.sales.v1.Opportunity\x12V\n\x11ReopenOpportunity\x12&.crm.sales.v1.ReopenOpportunityRequest\x1a\x19.crm.sales.v1.Opportunity\x12V\n\x11\x43reateCloseReason\x12&.crm.sales.v1.CreateCloseReasonRequest\x1a\x19.crm.sales.v1.CloseReason\x12P\n\x0eGetCloseReason\x12#.crm.sales.v1.GetCloseReasonRequest\x1a\x19.crm.sales.v1.CloseReason\x12\x61\n\x10ListCloseReasons\x12%.crm.sales.v1.ListCloseReasonsRequest\x1a&.crm.sales.v1.ListCloseReasonsResponse\x12V\n\x11UpdateCloseReason\x12&.crm.sales.v1.UpdateCloseReasonRequest\x1a\x19.crm.sales.v1.CloseReasonb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'crm.sales.v1.sales_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SALESSERVICE']._serialized_start=50
-  _globals['_SALESSERVICE']._serialized_end=64
+  _globals['_CREATEPIPELINEREQUEST'].fields_by_name['pipeline']._loaded_options = None
+  _globals['_CREATEPIPELINEREQUEST'].fields_by_name['pipeline']._serialized_options = b'\342A\001\002'
+  _globals['_GETPIPELINEREQUEST'].fields_by_name['name']._loaded_options = None
+  _globals['_GETPIPELINEREQUEST'].fields_by_name['name']._serialized_options = b'\342A\001\002'
+  _globals['_UPDATEPIPELINEREQUEST'].fields_by_name['pipeline']._loaded_options = None
+  _globals['_UPDATEPIPELINEREQUEST'].fields_by_name['pipeline']._serialized_options = b'\342A\001\002'
+  _globals['_DELETEPIPELINEREQUEST'].fields_by_name['name']._loaded_options = None
+  _globals['_DELETEPIPELINEREQUEST'].fields_by_name['name']._serialized_options = b'\342A\001\002'
+  _globals['_CREATEOPPORTUNITYREQUEST'].fields_by_name['opportunity']._loaded_options = None
+  _globals['_CREATEOPPORTUNITYREQUEST'].fields_by_name['opportunity']._serialized_options = b'\342A\001\002'
+  _globals['_GETOPPORTUNITYREQUEST'].fields_by_name['name']._loaded_options = None
+  _globals['_GETOPPORTUNITYREQUEST'].fields_by_name['name']._serialized_options = b'\342A\001\002'
+  _globals['_UPDATEOPPORTUNITYREQUEST'].fields_by_name['opportunity']._loaded_options = None
+  _globals['_UPDATEOPPORTUNITYREQUEST'].fields_by_name['opportunity']._serialized_options = b'\342A\001\002'
+  _globals['_DELETEOPPORTUNITYREQUEST'].fields_by_name['name']._loaded_options = None
+  _globals['_DELETEOPPORTUNITYREQUEST'].fields_by_name['name']._serialized_options = b'\342A\001\002'
+  _globals['_MOVEOPPORTUNITYREQUEST'].fields_by_name['name']._loaded_options = None
+  _globals['_MOVEOPPORTUNITYREQUEST'].fields_by_name['name']._serialized_options = b'\342A\001\002'
+  _globals['_MOVEOPPORTUNITYREQUEST'].fields_by_name['stage']._loaded_options = None
+  _globals['_MOVEOPPORTUNITYREQUEST'].fields_by_name['stage']._serialized_options = b'\342A\001\002'
+  _globals['_WINOPPORTUNITYREQUEST'].fields_by_name['name']._loaded_options = None
+  _globals['_WINOPPORTUNITYREQUEST'].fields_by_name['name']._serialized_options = b'\342A\001\002'
+  _globals['_WINOPPORTUNITYREQUEST'].fields_by_name['close_reason']._loaded_options = None
+  _globals['_WINOPPORTUNITYREQUEST'].fields_by_name['close_reason']._serialized_options = b'\342A\001\002'
+  _globals['_LOSEOPPORTUNITYREQUEST'].fields_by_name['name']._loaded_options = None
+  _globals['_LOSEOPPORTUNITYREQUEST'].fields_by_name['name']._serialized_options = b'\342A\001\002'
+  _globals['_LOSEOPPORTUNITYREQUEST'].fields_by_name['close_reason']._loaded_options = None
+  _globals['_LOSEOPPORTUNITYREQUEST'].fields_by_name['close_reason']._serialized_options = b'\342A\001\002'
+  _globals['_REOPENOPPORTUNITYREQUEST'].fields_by_name['name']._loaded_options = None
+  _globals['_REOPENOPPORTUNITYREQUEST'].fields_by_name['name']._serialized_options = b'\342A\001\002'
+  _globals['_CREATECLOSEREASONREQUEST'].fields_by_name['close_reason']._loaded_options = None
+  _globals['_CREATECLOSEREASONREQUEST'].fields_by_name['close_reason']._serialized_options = b'\342A\001\002'
+  _globals['_GETCLOSEREASONREQUEST'].fields_by_name['name']._loaded_options = None
+  _globals['_GETCLOSEREASONREQUEST'].fields_by_name['name']._serialized_options = b'\342A\001\002'
+  _globals['_UPDATECLOSEREASONREQUEST'].fields_by_name['close_reason']._loaded_options = None
+  _globals['_UPDATECLOSEREASONREQUEST'].fields_by_name['close_reason']._serialized_options = b'\342A\001\002'
+  _globals['_CREATEPIPELINEREQUEST']._serialized_start=240
+  _globals['_CREATEPIPELINEREQUEST']._serialized_end=332
+  _globals['_GETPIPELINEREQUEST']._serialized_start=334
+  _globals['_GETPIPELINEREQUEST']._serialized_end=374
+  _globals['_LISTPIPELINESREQUEST']._serialized_start=376
+  _globals['_LISTPIPELINESREQUEST']._serialized_end=471
+  _globals['_LISTPIPELINESRESPONSE']._serialized_start=473
+  _globals['_LISTPIPELINESRESPONSE']._serialized_end=564
+  _globals['_UPDATEPIPELINEREQUEST']._serialized_start=566
+  _globals['_UPDATEPIPELINEREQUEST']._serialized_end=686
+  _globals['_DELETEPIPELINEREQUEST']._serialized_start=688
+  _globals['_DELETEPIPELINEREQUEST']._serialized_end=745
+  _globals['_CREATEOPPORTUNITYREQUEST']._serialized_start=747
+  _globals['_CREATEOPPORTUNITYREQUEST']._serialized_end=851
+  _globals['_GETOPPORTUNITYREQUEST']._serialized_start=853
+  _globals['_GETOPPORTUNITYREQUEST']._serialized_end=896
+  _globals['_LISTOPPORTUNITIESREQUEST']._serialized_start=898
+  _globals['_LISTOPPORTUNITIESREQUEST']._serialized_end=997
+  _globals['_LISTOPPORTUNITIESRESPONSE']._serialized_start=999
+  _globals['_LISTOPPORTUNITIESRESPONSE']._serialized_end=1101
+  _globals['_UPDATEOPPORTUNITYREQUEST']._serialized_start=1104
+  _globals['_UPDATEOPPORTUNITYREQUEST']._serialized_end=1233
+  _globals['_DELETEOPPORTUNITYREQUEST']._serialized_start=1235
+  _globals['_DELETEOPPORTUNITYREQUEST']._serialized_end=1295
+  _globals['_MOVEOPPORTUNITYREQUEST']._serialized_start=1297
+  _globals['_MOVEOPPORTUNITYREQUEST']._serialized_end=1376
+  _globals['_WINOPPORTUNITYREQUEST']._serialized_start=1378
+  _globals['_WINOPPORTUNITYREQUEST']._serialized_end=1463
+  _globals['_LOSEOPPORTUNITYREQUEST']._serialized_start=1465
+  _globals['_LOSEOPPORTUNITYREQUEST']._serialized_end=1551
+  _globals['_REOPENOPPORTUNITYREQUEST']._serialized_start=1553
+  _globals['_REOPENOPPORTUNITYREQUEST']._serialized_end=1613
+  _globals['_CREATECLOSEREASONREQUEST']._serialized_start=1615
+  _globals['_CREATECLOSEREASONREQUEST']._serialized_end=1721
+  _globals['_GETCLOSEREASONREQUEST']._serialized_start=1723
+  _globals['_GETCLOSEREASONREQUEST']._serialized_end=1766
+  _globals['_LISTCLOSEREASONSREQUEST']._serialized_start=1768
+  _globals['_LISTCLOSEREASONSREQUEST']._serialized_end=1866
+  _globals['_LISTCLOSEREASONSRESPONSE']._serialized_start=1868
+  _globals['_LISTCLOSEREASONSRESPONSE']._serialized_end=1969
+  _globals['_UPDATECLOSEREASONREQUEST']._serialized_start=1972
+  _globals['_UPDATECLOSEREASONREQUEST']._serialized_end=2102
+  _globals['_SALESSERVICE']._serialized_start=2105
+  _globals['_SALESSERVICE']._serialized_end=3659
 # @@protoc_insertion_point(module_scope)

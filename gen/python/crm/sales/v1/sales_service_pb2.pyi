@@ -3,6 +3,646 @@
 isort:skip_file
 """
 
+from collections import abc as _abc
+from crm.sales.v1 import close_reason_pb2 as _close_reason_pb2
+from crm.sales.v1 import opportunity_pb2 as _opportunity_pb2
+from crm.sales.v1 import pipeline_pb2 as _pipeline_pb2
 from google.protobuf import descriptor as _descriptor
+from google.protobuf import field_mask_pb2 as _field_mask_pb2
+from google.protobuf import message as _message
+from google.protobuf.internal import containers as _containers
+import builtins as _builtins
+import sys
+import typing as _typing
+
+if sys.version_info >= (3, 11):
+    from typing import TypeAlias as _TypeAlias, Never as _Never
+else:
+    from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+@_typing.final
+class CreatePipelineRequest(_message.Message):
+    """Request for CreatePipeline."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PIPELINE_FIELD_NUMBER: _builtins.int
+    PIPELINE_ID_FIELD_NUMBER: _builtins.int
+    pipeline_id: _builtins.str
+    """Optional client-chosen id (`[a-z0-9-]{1,63}`); generated when empty.
+    Repeating a create with the same id and content returns the pipeline it
+    created; other content gets ALREADY_EXISTS.
+    """
+    @_builtins.property
+    def pipeline(self) -> _pipeline_pb2.Pipeline:
+        """The pipeline; `name` is ignored."""
+
+    def __init__(
+        self,
+        *,
+        pipeline: _pipeline_pb2.Pipeline | None = ...,
+        pipeline_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["pipeline", b"pipeline"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["pipeline", b"pipeline", "pipeline_id", b"pipeline_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreatePipelineRequest: _TypeAlias = CreatePipelineRequest  # noqa: Y015
+
+@_typing.final
+class GetPipelineRequest(_message.Message):
+    """Request for GetPipeline."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """`pipelines/{pipeline}`."""
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetPipelineRequest: _TypeAlias = GetPipelineRequest  # noqa: Y015
+
+@_typing.final
+class ListPipelinesRequest(_message.Message):
+    """Request for ListPipelines."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    FILTER_FIELD_NUMBER: _builtins.int
+    ORDER_BY_FIELD_NUMBER: _builtins.int
+    page_size: _builtins.int
+    """Maximum number of pipelines to return, 1 to 1000; 50 when unset."""
+    page_token: _builtins.str
+    """Token from a previous response, to get the next page."""
+    filter: _builtins.str
+    """AIP-160 filter over display_name, create_time and update_time."""
+    order_by: _builtins.str
+    """Sort order over display_name, create_time and update_time."""
+    def __init__(
+        self,
+        *,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+        filter: _builtins.str = ...,
+        order_by: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["filter", b"filter", "order_by", b"order_by", "page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListPipelinesRequest: _TypeAlias = ListPipelinesRequest  # noqa: Y015
+
+@_typing.final
+class ListPipelinesResponse(_message.Message):
+    """Response for ListPipelines."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PIPELINES_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Token for the next page; empty on the last page."""
+    @_builtins.property
+    def pipelines(self) -> _containers.RepeatedCompositeFieldContainer[_pipeline_pb2.Pipeline]:
+        """The page of pipelines."""
+
+    def __init__(
+        self,
+        *,
+        pipelines: _abc.Iterable[_pipeline_pb2.Pipeline] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_page_token", b"next_page_token", "pipelines", b"pipelines"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListPipelinesResponse: _TypeAlias = ListPipelinesResponse  # noqa: Y015
+
+@_typing.final
+class UpdatePipelineRequest(_message.Message):
+    """Request for UpdatePipeline."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PIPELINE_FIELD_NUMBER: _builtins.int
+    UPDATE_MASK_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def pipeline(self) -> _pipeline_pb2.Pipeline:
+        """The pipeline with its `name` set, the new values, and optionally the
+        etag it was read with (ABORTED when stale).
+        """
+
+    @_builtins.property
+    def update_mask(self) -> _field_mask_pb2.FieldMask:
+        """Fields to change (AIP-134): display_name, stages."""
+
+    def __init__(
+        self,
+        *,
+        pipeline: _pipeline_pb2.Pipeline | None = ...,
+        update_mask: _field_mask_pb2.FieldMask | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["pipeline", b"pipeline", "update_mask", b"update_mask"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["pipeline", b"pipeline", "update_mask", b"update_mask"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdatePipelineRequest: _TypeAlias = UpdatePipelineRequest  # noqa: Y015
+
+@_typing.final
+class DeletePipelineRequest(_message.Message):
+    """Request for DeletePipeline."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    ETAG_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """`pipelines/{pipeline}`."""
+    etag: _builtins.str
+    """When set, the delete happens only if it matches the current etag."""
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        etag: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeletePipelineRequest: _TypeAlias = DeletePipelineRequest  # noqa: Y015
+
+@_typing.final
+class CreateOpportunityRequest(_message.Message):
+    """Request for CreateOpportunity."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    OPPORTUNITY_FIELD_NUMBER: _builtins.int
+    OPPORTUNITY_ID_FIELD_NUMBER: _builtins.int
+    opportunity_id: _builtins.str
+    """Optional client-chosen id (`[a-z0-9-]{1,63}`); generated when empty.
+    Repeating a create with the same id and content returns the opportunity
+    it created; other content gets ALREADY_EXISTS.
+    """
+    @_builtins.property
+    def opportunity(self) -> _opportunity_pb2.Opportunity:
+        """The opportunity; output-only fields are ignored."""
+
+    def __init__(
+        self,
+        *,
+        opportunity: _opportunity_pb2.Opportunity | None = ...,
+        opportunity_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["opportunity", b"opportunity"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["opportunity", b"opportunity", "opportunity_id", b"opportunity_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateOpportunityRequest: _TypeAlias = CreateOpportunityRequest  # noqa: Y015
+
+@_typing.final
+class GetOpportunityRequest(_message.Message):
+    """Request for GetOpportunity."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """`opportunities/{opportunity}`."""
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetOpportunityRequest: _TypeAlias = GetOpportunityRequest  # noqa: Y015
+
+@_typing.final
+class ListOpportunitiesRequest(_message.Message):
+    """Request for ListOpportunities."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    FILTER_FIELD_NUMBER: _builtins.int
+    ORDER_BY_FIELD_NUMBER: _builtins.int
+    page_size: _builtins.int
+    """Maximum number of opportunities to return, 1 to 1000; 50 when unset."""
+    page_token: _builtins.str
+    """Token from a previous response, to get the next page."""
+    filter: _builtins.str
+    """AIP-160 filter over display_name, state, owner, pipeline, stage,
+    organization, people, tags, custom_fields.<key>, value.currency_code,
+    value.units, effective_probability, forecast_category, close_reason,
+    expected_close_date, close_time, create_time and update_time, e.g.
+    `state = OPEN AND pipeline = "pipelines/new" AND tags:"vip" AND
+    expected_close_date < "2025-07-01"`.
+    """
+    order_by: _builtins.str
+    """Sort order over display_name, owner, state, value (units),
+    expected_close_date (unset last), create_time and update_time, e.g.
+    `expected_close_date, value desc`.
+    """
+    def __init__(
+        self,
+        *,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+        filter: _builtins.str = ...,
+        order_by: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["filter", b"filter", "order_by", b"order_by", "page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListOpportunitiesRequest: _TypeAlias = ListOpportunitiesRequest  # noqa: Y015
+
+@_typing.final
+class ListOpportunitiesResponse(_message.Message):
+    """Response for ListOpportunities."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    OPPORTUNITIES_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Token for the next page; empty on the last page."""
+    @_builtins.property
+    def opportunities(self) -> _containers.RepeatedCompositeFieldContainer[_opportunity_pb2.Opportunity]:
+        """The page of opportunities."""
+
+    def __init__(
+        self,
+        *,
+        opportunities: _abc.Iterable[_opportunity_pb2.Opportunity] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_page_token", b"next_page_token", "opportunities", b"opportunities"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListOpportunitiesResponse: _TypeAlias = ListOpportunitiesResponse  # noqa: Y015
+
+@_typing.final
+class UpdateOpportunityRequest(_message.Message):
+    """Request for UpdateOpportunity."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    OPPORTUNITY_FIELD_NUMBER: _builtins.int
+    UPDATE_MASK_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def opportunity(self) -> _opportunity_pb2.Opportunity:
+        """The opportunity with its `name` set, the new values, and optionally the
+        etag it was read with (ABORTED when stale).
+        """
+
+    @_builtins.property
+    def update_mask(self) -> _field_mask_pb2.FieldMask:
+        """Fields to change (AIP-134): display_name, value, organization, people,
+        owner, probability, expected_close_date, tags, custom_fields,
+        forecast_category.
+        """
+
+    def __init__(
+        self,
+        *,
+        opportunity: _opportunity_pb2.Opportunity | None = ...,
+        update_mask: _field_mask_pb2.FieldMask | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["opportunity", b"opportunity", "update_mask", b"update_mask"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["opportunity", b"opportunity", "update_mask", b"update_mask"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateOpportunityRequest: _TypeAlias = UpdateOpportunityRequest  # noqa: Y015
+
+@_typing.final
+class DeleteOpportunityRequest(_message.Message):
+    """Request for DeleteOpportunity."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    ETAG_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """`opportunities/{opportunity}`."""
+    etag: _builtins.str
+    """When set, the delete happens only if it matches the current etag."""
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        etag: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteOpportunityRequest: _TypeAlias = DeleteOpportunityRequest  # noqa: Y015
+
+@_typing.final
+class MoveOpportunityRequest(_message.Message):
+    """Request for MoveOpportunity."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    STAGE_FIELD_NUMBER: _builtins.int
+    ETAG_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """`opportunities/{opportunity}`."""
+    stage: _builtins.str
+    """The stage to enter, `pipelines/{pipeline}/stages/{stage}`: unarchived,
+    in the opportunity's pipeline or another one.
+    """
+    etag: _builtins.str
+    """When set, the move happens only if it matches the current etag."""
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        stage: _builtins.str = ...,
+        etag: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "name", b"name", "stage", b"stage"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MoveOpportunityRequest: _TypeAlias = MoveOpportunityRequest  # noqa: Y015
+
+@_typing.final
+class WinOpportunityRequest(_message.Message):
+    """Request for WinOpportunity."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    CLOSE_REASON_FIELD_NUMBER: _builtins.int
+    ETAG_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """`opportunities/{opportunity}`."""
+    close_reason: _builtins.str
+    """Why it was won, `closeReasons/{close_reason}` of kind WON, not archived."""
+    etag: _builtins.str
+    """When set, the change happens only if it matches the current etag."""
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        close_reason: _builtins.str = ...,
+        etag: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["close_reason", b"close_reason", "etag", b"etag", "name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WinOpportunityRequest: _TypeAlias = WinOpportunityRequest  # noqa: Y015
+
+@_typing.final
+class LoseOpportunityRequest(_message.Message):
+    """Request for LoseOpportunity."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    CLOSE_REASON_FIELD_NUMBER: _builtins.int
+    ETAG_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """`opportunities/{opportunity}`."""
+    close_reason: _builtins.str
+    """Why it was lost, `closeReasons/{close_reason}` of kind LOST, not archived."""
+    etag: _builtins.str
+    """When set, the change happens only if it matches the current etag."""
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        close_reason: _builtins.str = ...,
+        etag: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["close_reason", b"close_reason", "etag", b"etag", "name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LoseOpportunityRequest: _TypeAlias = LoseOpportunityRequest  # noqa: Y015
+
+@_typing.final
+class ReopenOpportunityRequest(_message.Message):
+    """Request for ReopenOpportunity."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    ETAG_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """`opportunities/{opportunity}`."""
+    etag: _builtins.str
+    """When set, the change happens only if it matches the current etag."""
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        etag: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReopenOpportunityRequest: _TypeAlias = ReopenOpportunityRequest  # noqa: Y015
+
+@_typing.final
+class CreateCloseReasonRequest(_message.Message):
+    """Request for CreateCloseReason."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CLOSE_REASON_FIELD_NUMBER: _builtins.int
+    CLOSE_REASON_ID_FIELD_NUMBER: _builtins.int
+    close_reason_id: _builtins.str
+    """Optional client-chosen id (`[a-z0-9-]{1,63}`); generated when empty.
+    Repeating a create with the same id and content returns the reason it
+    created; other content gets ALREADY_EXISTS.
+    """
+    @_builtins.property
+    def close_reason(self) -> _close_reason_pb2.CloseReason:
+        """The reason; `name` is ignored."""
+
+    def __init__(
+        self,
+        *,
+        close_reason: _close_reason_pb2.CloseReason | None = ...,
+        close_reason_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["close_reason", b"close_reason"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["close_reason", b"close_reason", "close_reason_id", b"close_reason_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateCloseReasonRequest: _TypeAlias = CreateCloseReasonRequest  # noqa: Y015
+
+@_typing.final
+class GetCloseReasonRequest(_message.Message):
+    """Request for GetCloseReason."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """`closeReasons/{close_reason}`."""
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetCloseReasonRequest: _TypeAlias = GetCloseReasonRequest  # noqa: Y015
+
+@_typing.final
+class ListCloseReasonsRequest(_message.Message):
+    """Request for ListCloseReasons."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    FILTER_FIELD_NUMBER: _builtins.int
+    ORDER_BY_FIELD_NUMBER: _builtins.int
+    page_size: _builtins.int
+    """Maximum number of reasons to return, 1 to 1000; 50 when unset."""
+    page_token: _builtins.str
+    """Token from a previous response, to get the next page."""
+    filter: _builtins.str
+    """AIP-160 filter over display_name, kind, archived, create_time and
+    update_time, e.g. `kind = LOST AND archived = false`.
+    """
+    order_by: _builtins.str
+    """Sort order over display_name, kind, create_time and update_time."""
+    def __init__(
+        self,
+        *,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+        filter: _builtins.str = ...,
+        order_by: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["filter", b"filter", "order_by", b"order_by", "page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListCloseReasonsRequest: _TypeAlias = ListCloseReasonsRequest  # noqa: Y015
+
+@_typing.final
+class ListCloseReasonsResponse(_message.Message):
+    """Response for ListCloseReasons."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CLOSE_REASONS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Token for the next page; empty on the last page."""
+    @_builtins.property
+    def close_reasons(self) -> _containers.RepeatedCompositeFieldContainer[_close_reason_pb2.CloseReason]:
+        """The page of reasons."""
+
+    def __init__(
+        self,
+        *,
+        close_reasons: _abc.Iterable[_close_reason_pb2.CloseReason] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["close_reasons", b"close_reasons", "next_page_token", b"next_page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListCloseReasonsResponse: _TypeAlias = ListCloseReasonsResponse  # noqa: Y015
+
+@_typing.final
+class UpdateCloseReasonRequest(_message.Message):
+    """Request for UpdateCloseReason."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CLOSE_REASON_FIELD_NUMBER: _builtins.int
+    UPDATE_MASK_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def close_reason(self) -> _close_reason_pb2.CloseReason:
+        """The reason with its `name` set, the new values, and optionally the etag
+        it was read with (ABORTED when stale).
+        """
+
+    @_builtins.property
+    def update_mask(self) -> _field_mask_pb2.FieldMask:
+        """Fields to change (AIP-134): display_name, archived."""
+
+    def __init__(
+        self,
+        *,
+        close_reason: _close_reason_pb2.CloseReason | None = ...,
+        update_mask: _field_mask_pb2.FieldMask | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["close_reason", b"close_reason", "update_mask", b"update_mask"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["close_reason", b"close_reason", "update_mask", b"update_mask"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateCloseReasonRequest: _TypeAlias = UpdateCloseReasonRequest  # noqa: Y015

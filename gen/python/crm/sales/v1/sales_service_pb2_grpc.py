@@ -3,6 +3,11 @@
 import grpc
 import warnings
 
+from crm.sales.v1 import close_reason_pb2 as crm_dot_sales_dot_v1_dot_close__reason__pb2
+from crm.sales.v1 import opportunity_pb2 as crm_dot_sales_dot_v1_dot_opportunity__pb2
+from crm.sales.v1 import pipeline_pb2 as crm_dot_sales_dot_v1_dot_pipeline__pb2
+from crm.sales.v1 import sales_service_pb2 as crm_dot_sales_dot_v1_dot_sales__service__pb2
+from google.protobuf import empty_pb2 as google_dot_protobuf_dot_empty__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -25,9 +30,12 @@ if _version_not_supported:
 
 
 class SalesServiceStub:
-    """SalesService is the contract of the sales service. Its resources and RPCs
-    arrive with the sales feature work; until then it has none, and the
-    service serves only health and reflection.
+    """SalesService is the contract of the sales service: pipelines, the
+    opportunities worked through them, and the reasons deals are won or lost.
+
+    Opportunities link to people and organizations of the contacts service by
+    name; a link to a contact sales has not heard of (through the contacts
+    service's events) or that is gone is FAILED_PRECONDITION.
     """
 
     def __init__(self, channel):
@@ -36,17 +44,338 @@ class SalesServiceStub:
         Args:
             channel: A grpc.Channel.
         """
+        self.CreatePipeline = channel.unary_unary(
+                '/crm.sales.v1.SalesService/CreatePipeline',
+                request_serializer=crm_dot_sales_dot_v1_dot_sales__service__pb2.CreatePipelineRequest.SerializeToString,
+                response_deserializer=crm_dot_sales_dot_v1_dot_pipeline__pb2.Pipeline.FromString,
+                _registered_method=True)
+        self.GetPipeline = channel.unary_unary(
+                '/crm.sales.v1.SalesService/GetPipeline',
+                request_serializer=crm_dot_sales_dot_v1_dot_sales__service__pb2.GetPipelineRequest.SerializeToString,
+                response_deserializer=crm_dot_sales_dot_v1_dot_pipeline__pb2.Pipeline.FromString,
+                _registered_method=True)
+        self.ListPipelines = channel.unary_unary(
+                '/crm.sales.v1.SalesService/ListPipelines',
+                request_serializer=crm_dot_sales_dot_v1_dot_sales__service__pb2.ListPipelinesRequest.SerializeToString,
+                response_deserializer=crm_dot_sales_dot_v1_dot_sales__service__pb2.ListPipelinesResponse.FromString,
+                _registered_method=True)
+        self.UpdatePipeline = channel.unary_unary(
+                '/crm.sales.v1.SalesService/UpdatePipeline',
+                request_serializer=crm_dot_sales_dot_v1_dot_sales__service__pb2.UpdatePipelineRequest.SerializeToString,
+                response_deserializer=crm_dot_sales_dot_v1_dot_pipeline__pb2.Pipeline.FromString,
+                _registered_method=True)
+        self.DeletePipeline = channel.unary_unary(
+                '/crm.sales.v1.SalesService/DeletePipeline',
+                request_serializer=crm_dot_sales_dot_v1_dot_sales__service__pb2.DeletePipelineRequest.SerializeToString,
+                response_deserializer=google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+                _registered_method=True)
+        self.CreateOpportunity = channel.unary_unary(
+                '/crm.sales.v1.SalesService/CreateOpportunity',
+                request_serializer=crm_dot_sales_dot_v1_dot_sales__service__pb2.CreateOpportunityRequest.SerializeToString,
+                response_deserializer=crm_dot_sales_dot_v1_dot_opportunity__pb2.Opportunity.FromString,
+                _registered_method=True)
+        self.GetOpportunity = channel.unary_unary(
+                '/crm.sales.v1.SalesService/GetOpportunity',
+                request_serializer=crm_dot_sales_dot_v1_dot_sales__service__pb2.GetOpportunityRequest.SerializeToString,
+                response_deserializer=crm_dot_sales_dot_v1_dot_opportunity__pb2.Opportunity.FromString,
+                _registered_method=True)
+        self.ListOpportunities = channel.unary_unary(
+                '/crm.sales.v1.SalesService/ListOpportunities',
+                request_serializer=crm_dot_sales_dot_v1_dot_sales__service__pb2.ListOpportunitiesRequest.SerializeToString,
+                response_deserializer=crm_dot_sales_dot_v1_dot_sales__service__pb2.ListOpportunitiesResponse.FromString,
+                _registered_method=True)
+        self.UpdateOpportunity = channel.unary_unary(
+                '/crm.sales.v1.SalesService/UpdateOpportunity',
+                request_serializer=crm_dot_sales_dot_v1_dot_sales__service__pb2.UpdateOpportunityRequest.SerializeToString,
+                response_deserializer=crm_dot_sales_dot_v1_dot_opportunity__pb2.Opportunity.FromString,
+                _registered_method=True)
+        self.DeleteOpportunity = channel.unary_unary(
+                '/crm.sales.v1.SalesService/DeleteOpportunity',
+                request_serializer=crm_dot_sales_dot_v1_dot_sales__service__pb2.DeleteOpportunityRequest.SerializeToString,
+                response_deserializer=google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+                _registered_method=True)
+        self.MoveOpportunity = channel.unary_unary(
+                '/crm.sales.v1.SalesService/MoveOpportunity',
+                request_serializer=crm_dot_sales_dot_v1_dot_sales__service__pb2.MoveOpportunityRequest.SerializeToString,
+                response_deserializer=crm_dot_sales_dot_v1_dot_opportunity__pb2.Opportunity.FromString,
+                _registered_method=True)
+        self.WinOpportunity = channel.unary_unary(
+                '/crm.sales.v1.SalesService/WinOpportunity',
+                request_serializer=crm_dot_sales_dot_v1_dot_sales__service__pb2.WinOpportunityRequest.SerializeToString,
+                response_deserializer=crm_dot_sales_dot_v1_dot_opportunity__pb2.Opportunity.FromString,
+                _registered_method=True)
+        self.LoseOpportunity = channel.unary_unary(
+                '/crm.sales.v1.SalesService/LoseOpportunity',
+                request_serializer=crm_dot_sales_dot_v1_dot_sales__service__pb2.LoseOpportunityRequest.SerializeToString,
+                response_deserializer=crm_dot_sales_dot_v1_dot_opportunity__pb2.Opportunity.FromString,
+                _registered_method=True)
+        self.ReopenOpportunity = channel.unary_unary(
+                '/crm.sales.v1.SalesService/ReopenOpportunity',
+                request_serializer=crm_dot_sales_dot_v1_dot_sales__service__pb2.ReopenOpportunityRequest.SerializeToString,
+                response_deserializer=crm_dot_sales_dot_v1_dot_opportunity__pb2.Opportunity.FromString,
+                _registered_method=True)
+        self.CreateCloseReason = channel.unary_unary(
+                '/crm.sales.v1.SalesService/CreateCloseReason',
+                request_serializer=crm_dot_sales_dot_v1_dot_sales__service__pb2.CreateCloseReasonRequest.SerializeToString,
+                response_deserializer=crm_dot_sales_dot_v1_dot_close__reason__pb2.CloseReason.FromString,
+                _registered_method=True)
+        self.GetCloseReason = channel.unary_unary(
+                '/crm.sales.v1.SalesService/GetCloseReason',
+                request_serializer=crm_dot_sales_dot_v1_dot_sales__service__pb2.GetCloseReasonRequest.SerializeToString,
+                response_deserializer=crm_dot_sales_dot_v1_dot_close__reason__pb2.CloseReason.FromString,
+                _registered_method=True)
+        self.ListCloseReasons = channel.unary_unary(
+                '/crm.sales.v1.SalesService/ListCloseReasons',
+                request_serializer=crm_dot_sales_dot_v1_dot_sales__service__pb2.ListCloseReasonsRequest.SerializeToString,
+                response_deserializer=crm_dot_sales_dot_v1_dot_sales__service__pb2.ListCloseReasonsResponse.FromString,
+                _registered_method=True)
+        self.UpdateCloseReason = channel.unary_unary(
+                '/crm.sales.v1.SalesService/UpdateCloseReason',
+                request_serializer=crm_dot_sales_dot_v1_dot_sales__service__pb2.UpdateCloseReasonRequest.SerializeToString,
+                response_deserializer=crm_dot_sales_dot_v1_dot_close__reason__pb2.CloseReason.FromString,
+                _registered_method=True)
 
 
 class SalesServiceServicer:
-    """SalesService is the contract of the sales service. Its resources and RPCs
-    arrive with the sales feature work; until then it has none, and the
-    service serves only health and reflection.
+    """SalesService is the contract of the sales service: pipelines, the
+    opportunities worked through them, and the reasons deals are won or lost.
+
+    Opportunities link to people and organizations of the contacts service by
+    name; a link to a contact sales has not heard of (through the contacts
+    service's events) or that is gone is FAILED_PRECONDITION.
     """
+
+    def CreatePipeline(self, request, context):
+        """Creates a pipeline with its stages; `pipeline_id` chosen by the client
+        makes a retry safe.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetPipeline(self, request, context):
+        """Returns a pipeline.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListPipelines(self, request, context):
+        """Lists pipelines, by display name unless `order_by` says otherwise.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdatePipeline(self, request, context):
+        """Renames a pipeline and/or replaces its stage list (see Pipeline.stages).
+        Open deals following a stage's default probability follow its new value.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeletePipeline(self, request, context):
+        """Deletes a pipeline no opportunity is (or was last) in; FAILED_PRECONDITION
+        otherwise: move or delete its opportunities first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateOpportunity(self, request, context):
+        """Creates an open opportunity in a stage of a pipeline; `opportunity_id`
+        chosen by the client makes a retry safe. Announces `opportunity.created`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetOpportunity(self, request, context):
+        """Returns an opportunity.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListOpportunities(self, request, context):
+        """Lists opportunities, newest first unless `order_by` says otherwise.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateOpportunity(self, request, context):
+        """Changes an open opportunity's fields (not its stage or state: see
+        MoveOpportunity, WinOpportunity, LoseOpportunity, ReopenOpportunity).
+        Announces `opportunity.updated` when something changed.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteOpportunity(self, request, context):
+        """Deletes an opportunity with its history.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def MoveOpportunity(self, request, context):
+        """Moves an open opportunity to another stage of its pipeline or of another
+        one; the stage history records the move. Announces
+        `opportunity.stage_changed` (and nothing when it is already there).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WinOpportunity(self, request, context):
+        """Closes an open opportunity as won, with a current WON reason. Announces
+        `opportunity.won`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def LoseOpportunity(self, request, context):
+        """Closes an open opportunity as lost, with a current LOST reason.
+        Announces `opportunity.lost`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReopenOpportunity(self, request, context):
+        """Opens a won or lost opportunity again, in the stage it was in.
+        Announces `opportunity.reopened`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateCloseReason(self, request, context):
+        """Adds a reason to the managed list; `close_reason_id` chosen by the
+        client makes a retry safe.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetCloseReason(self, request, context):
+        """Returns a close reason.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListCloseReasons(self, request, context):
+        """Lists close reasons, by kind and display name unless `order_by` says otherwise.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateCloseReason(self, request, context):
+        """Renames or archives a close reason (there is no delete: closed deals keep theirs).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
 
 
 def add_SalesServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
+            'CreatePipeline': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreatePipeline,
+                    request_deserializer=crm_dot_sales_dot_v1_dot_sales__service__pb2.CreatePipelineRequest.FromString,
+                    response_serializer=crm_dot_sales_dot_v1_dot_pipeline__pb2.Pipeline.SerializeToString,
+            ),
+            'GetPipeline': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetPipeline,
+                    request_deserializer=crm_dot_sales_dot_v1_dot_sales__service__pb2.GetPipelineRequest.FromString,
+                    response_serializer=crm_dot_sales_dot_v1_dot_pipeline__pb2.Pipeline.SerializeToString,
+            ),
+            'ListPipelines': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListPipelines,
+                    request_deserializer=crm_dot_sales_dot_v1_dot_sales__service__pb2.ListPipelinesRequest.FromString,
+                    response_serializer=crm_dot_sales_dot_v1_dot_sales__service__pb2.ListPipelinesResponse.SerializeToString,
+            ),
+            'UpdatePipeline': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdatePipeline,
+                    request_deserializer=crm_dot_sales_dot_v1_dot_sales__service__pb2.UpdatePipelineRequest.FromString,
+                    response_serializer=crm_dot_sales_dot_v1_dot_pipeline__pb2.Pipeline.SerializeToString,
+            ),
+            'DeletePipeline': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeletePipeline,
+                    request_deserializer=crm_dot_sales_dot_v1_dot_sales__service__pb2.DeletePipelineRequest.FromString,
+                    response_serializer=google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
+            ),
+            'CreateOpportunity': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateOpportunity,
+                    request_deserializer=crm_dot_sales_dot_v1_dot_sales__service__pb2.CreateOpportunityRequest.FromString,
+                    response_serializer=crm_dot_sales_dot_v1_dot_opportunity__pb2.Opportunity.SerializeToString,
+            ),
+            'GetOpportunity': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetOpportunity,
+                    request_deserializer=crm_dot_sales_dot_v1_dot_sales__service__pb2.GetOpportunityRequest.FromString,
+                    response_serializer=crm_dot_sales_dot_v1_dot_opportunity__pb2.Opportunity.SerializeToString,
+            ),
+            'ListOpportunities': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListOpportunities,
+                    request_deserializer=crm_dot_sales_dot_v1_dot_sales__service__pb2.ListOpportunitiesRequest.FromString,
+                    response_serializer=crm_dot_sales_dot_v1_dot_sales__service__pb2.ListOpportunitiesResponse.SerializeToString,
+            ),
+            'UpdateOpportunity': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateOpportunity,
+                    request_deserializer=crm_dot_sales_dot_v1_dot_sales__service__pb2.UpdateOpportunityRequest.FromString,
+                    response_serializer=crm_dot_sales_dot_v1_dot_opportunity__pb2.Opportunity.SerializeToString,
+            ),
+            'DeleteOpportunity': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteOpportunity,
+                    request_deserializer=crm_dot_sales_dot_v1_dot_sales__service__pb2.DeleteOpportunityRequest.FromString,
+                    response_serializer=google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
+            ),
+            'MoveOpportunity': grpc.unary_unary_rpc_method_handler(
+                    servicer.MoveOpportunity,
+                    request_deserializer=crm_dot_sales_dot_v1_dot_sales__service__pb2.MoveOpportunityRequest.FromString,
+                    response_serializer=crm_dot_sales_dot_v1_dot_opportunity__pb2.Opportunity.SerializeToString,
+            ),
+            'WinOpportunity': grpc.unary_unary_rpc_method_handler(
+                    servicer.WinOpportunity,
+                    request_deserializer=crm_dot_sales_dot_v1_dot_sales__service__pb2.WinOpportunityRequest.FromString,
+                    response_serializer=crm_dot_sales_dot_v1_dot_opportunity__pb2.Opportunity.SerializeToString,
+            ),
+            'LoseOpportunity': grpc.unary_unary_rpc_method_handler(
+                    servicer.LoseOpportunity,
+                    request_deserializer=crm_dot_sales_dot_v1_dot_sales__service__pb2.LoseOpportunityRequest.FromString,
+                    response_serializer=crm_dot_sales_dot_v1_dot_opportunity__pb2.Opportunity.SerializeToString,
+            ),
+            'ReopenOpportunity': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReopenOpportunity,
+                    request_deserializer=crm_dot_sales_dot_v1_dot_sales__service__pb2.ReopenOpportunityRequest.FromString,
+                    response_serializer=crm_dot_sales_dot_v1_dot_opportunity__pb2.Opportunity.SerializeToString,
+            ),
+            'CreateCloseReason': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateCloseReason,
+                    request_deserializer=crm_dot_sales_dot_v1_dot_sales__service__pb2.CreateCloseReasonRequest.FromString,
+                    response_serializer=crm_dot_sales_dot_v1_dot_close__reason__pb2.CloseReason.SerializeToString,
+            ),
+            'GetCloseReason': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCloseReason,
+                    request_deserializer=crm_dot_sales_dot_v1_dot_sales__service__pb2.GetCloseReasonRequest.FromString,
+                    response_serializer=crm_dot_sales_dot_v1_dot_close__reason__pb2.CloseReason.SerializeToString,
+            ),
+            'ListCloseReasons': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListCloseReasons,
+                    request_deserializer=crm_dot_sales_dot_v1_dot_sales__service__pb2.ListCloseReasonsRequest.FromString,
+                    response_serializer=crm_dot_sales_dot_v1_dot_sales__service__pb2.ListCloseReasonsResponse.SerializeToString,
+            ),
+            'UpdateCloseReason': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateCloseReason,
+                    request_deserializer=crm_dot_sales_dot_v1_dot_sales__service__pb2.UpdateCloseReasonRequest.FromString,
+                    response_serializer=crm_dot_sales_dot_v1_dot_close__reason__pb2.CloseReason.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'crm.sales.v1.SalesService', rpc_method_handlers)
@@ -56,7 +385,496 @@ def add_SalesServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class SalesService:
-    """SalesService is the contract of the sales service. Its resources and RPCs
-    arrive with the sales feature work; until then it has none, and the
-    service serves only health and reflection.
+    """SalesService is the contract of the sales service: pipelines, the
+    opportunities worked through them, and the reasons deals are won or lost.
+
+    Opportunities link to people and organizations of the contacts service by
+    name; a link to a contact sales has not heard of (through the contacts
+    service's events) or that is gone is FAILED_PRECONDITION.
     """
+
+    @staticmethod
+    def CreatePipeline(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.sales.v1.SalesService/CreatePipeline',
+            crm_dot_sales_dot_v1_dot_sales__service__pb2.CreatePipelineRequest.SerializeToString,
+            crm_dot_sales_dot_v1_dot_pipeline__pb2.Pipeline.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetPipeline(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.sales.v1.SalesService/GetPipeline',
+            crm_dot_sales_dot_v1_dot_sales__service__pb2.GetPipelineRequest.SerializeToString,
+            crm_dot_sales_dot_v1_dot_pipeline__pb2.Pipeline.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListPipelines(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.sales.v1.SalesService/ListPipelines',
+            crm_dot_sales_dot_v1_dot_sales__service__pb2.ListPipelinesRequest.SerializeToString,
+            crm_dot_sales_dot_v1_dot_sales__service__pb2.ListPipelinesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdatePipeline(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.sales.v1.SalesService/UpdatePipeline',
+            crm_dot_sales_dot_v1_dot_sales__service__pb2.UpdatePipelineRequest.SerializeToString,
+            crm_dot_sales_dot_v1_dot_pipeline__pb2.Pipeline.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeletePipeline(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.sales.v1.SalesService/DeletePipeline',
+            crm_dot_sales_dot_v1_dot_sales__service__pb2.DeletePipelineRequest.SerializeToString,
+            google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateOpportunity(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.sales.v1.SalesService/CreateOpportunity',
+            crm_dot_sales_dot_v1_dot_sales__service__pb2.CreateOpportunityRequest.SerializeToString,
+            crm_dot_sales_dot_v1_dot_opportunity__pb2.Opportunity.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetOpportunity(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.sales.v1.SalesService/GetOpportunity',
+            crm_dot_sales_dot_v1_dot_sales__service__pb2.GetOpportunityRequest.SerializeToString,
+            crm_dot_sales_dot_v1_dot_opportunity__pb2.Opportunity.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListOpportunities(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.sales.v1.SalesService/ListOpportunities',
+            crm_dot_sales_dot_v1_dot_sales__service__pb2.ListOpportunitiesRequest.SerializeToString,
+            crm_dot_sales_dot_v1_dot_sales__service__pb2.ListOpportunitiesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateOpportunity(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.sales.v1.SalesService/UpdateOpportunity',
+            crm_dot_sales_dot_v1_dot_sales__service__pb2.UpdateOpportunityRequest.SerializeToString,
+            crm_dot_sales_dot_v1_dot_opportunity__pb2.Opportunity.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteOpportunity(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.sales.v1.SalesService/DeleteOpportunity',
+            crm_dot_sales_dot_v1_dot_sales__service__pb2.DeleteOpportunityRequest.SerializeToString,
+            google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def MoveOpportunity(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.sales.v1.SalesService/MoveOpportunity',
+            crm_dot_sales_dot_v1_dot_sales__service__pb2.MoveOpportunityRequest.SerializeToString,
+            crm_dot_sales_dot_v1_dot_opportunity__pb2.Opportunity.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WinOpportunity(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.sales.v1.SalesService/WinOpportunity',
+            crm_dot_sales_dot_v1_dot_sales__service__pb2.WinOpportunityRequest.SerializeToString,
+            crm_dot_sales_dot_v1_dot_opportunity__pb2.Opportunity.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def LoseOpportunity(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.sales.v1.SalesService/LoseOpportunity',
+            crm_dot_sales_dot_v1_dot_sales__service__pb2.LoseOpportunityRequest.SerializeToString,
+            crm_dot_sales_dot_v1_dot_opportunity__pb2.Opportunity.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReopenOpportunity(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.sales.v1.SalesService/ReopenOpportunity',
+            crm_dot_sales_dot_v1_dot_sales__service__pb2.ReopenOpportunityRequest.SerializeToString,
+            crm_dot_sales_dot_v1_dot_opportunity__pb2.Opportunity.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateCloseReason(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.sales.v1.SalesService/CreateCloseReason',
+            crm_dot_sales_dot_v1_dot_sales__service__pb2.CreateCloseReasonRequest.SerializeToString,
+            crm_dot_sales_dot_v1_dot_close__reason__pb2.CloseReason.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCloseReason(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.sales.v1.SalesService/GetCloseReason',
+            crm_dot_sales_dot_v1_dot_sales__service__pb2.GetCloseReasonRequest.SerializeToString,
+            crm_dot_sales_dot_v1_dot_close__reason__pb2.CloseReason.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListCloseReasons(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.sales.v1.SalesService/ListCloseReasons',
+            crm_dot_sales_dot_v1_dot_sales__service__pb2.ListCloseReasonsRequest.SerializeToString,
+            crm_dot_sales_dot_v1_dot_sales__service__pb2.ListCloseReasonsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateCloseReason(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.sales.v1.SalesService/UpdateCloseReason',
+            crm_dot_sales_dot_v1_dot_sales__service__pb2.UpdateCloseReasonRequest.SerializeToString,
+            crm_dot_sales_dot_v1_dot_close__reason__pb2.CloseReason.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)

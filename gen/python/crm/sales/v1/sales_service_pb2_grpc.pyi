@@ -4,6 +4,11 @@ isort:skip_file
 """
 
 from collections import abc as _abc
+from crm.sales.v1 import close_reason_pb2 as _close_reason_pb2
+from crm.sales.v1 import opportunity_pb2 as _opportunity_pb2
+from crm.sales.v1 import pipeline_pb2 as _pipeline_pb2
+from crm.sales.v1 import sales_service_pb2 as _sales_service_pb2
+from google.protobuf import empty_pb2 as _empty_pb2
 from grpc import aio as _aio
 import abc as _abc_1
 import grpc as _grpc
@@ -26,31 +31,320 @@ GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
 
 class SalesServiceStub:
-    """SalesService is the contract of the sales service. Its resources and RPCs
-    arrive with the sales feature work; until then it has none, and the
-    service serves only health and reflection.
+    """SalesService is the contract of the sales service: pipelines, the
+    opportunities worked through them, and the reasons deals are won or lost.
+
+    Opportunities link to people and organizations of the contacts service by
+    name; a link to a contact sales has not heard of (through the contacts
+    service's events) or that is gone is FAILED_PRECONDITION.
     """
 
     @_typing.overload
     def __new__(cls, channel: _grpc.Channel) -> _Self: ...
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> SalesServiceAsyncStub: ...
+    CreatePipeline: _grpc.UnaryUnaryMultiCallable[_sales_service_pb2.CreatePipelineRequest, _pipeline_pb2.Pipeline]
+    """Creates a pipeline with its stages; `pipeline_id` chosen by the client
+    makes a retry safe.
+    """
+    GetPipeline: _grpc.UnaryUnaryMultiCallable[_sales_service_pb2.GetPipelineRequest, _pipeline_pb2.Pipeline]
+    """Returns a pipeline."""
+    ListPipelines: _grpc.UnaryUnaryMultiCallable[_sales_service_pb2.ListPipelinesRequest, _sales_service_pb2.ListPipelinesResponse]
+    """Lists pipelines, by display name unless `order_by` says otherwise."""
+    UpdatePipeline: _grpc.UnaryUnaryMultiCallable[_sales_service_pb2.UpdatePipelineRequest, _pipeline_pb2.Pipeline]
+    """Renames a pipeline and/or replaces its stage list (see Pipeline.stages).
+    Open deals following a stage's default probability follow its new value.
+    """
+    DeletePipeline: _grpc.UnaryUnaryMultiCallable[_sales_service_pb2.DeletePipelineRequest, _empty_pb2.Empty]
+    """Deletes a pipeline no opportunity is (or was last) in; FAILED_PRECONDITION
+    otherwise: move or delete its opportunities first.
+    """
+    CreateOpportunity: _grpc.UnaryUnaryMultiCallable[_sales_service_pb2.CreateOpportunityRequest, _opportunity_pb2.Opportunity]
+    """Creates an open opportunity in a stage of a pipeline; `opportunity_id`
+    chosen by the client makes a retry safe. Announces `opportunity.created`.
+    """
+    GetOpportunity: _grpc.UnaryUnaryMultiCallable[_sales_service_pb2.GetOpportunityRequest, _opportunity_pb2.Opportunity]
+    """Returns an opportunity."""
+    ListOpportunities: _grpc.UnaryUnaryMultiCallable[_sales_service_pb2.ListOpportunitiesRequest, _sales_service_pb2.ListOpportunitiesResponse]
+    """Lists opportunities, newest first unless `order_by` says otherwise."""
+    UpdateOpportunity: _grpc.UnaryUnaryMultiCallable[_sales_service_pb2.UpdateOpportunityRequest, _opportunity_pb2.Opportunity]
+    """Changes an open opportunity's fields (not its stage or state: see
+    MoveOpportunity, WinOpportunity, LoseOpportunity, ReopenOpportunity).
+    Announces `opportunity.updated` when something changed.
+    """
+    DeleteOpportunity: _grpc.UnaryUnaryMultiCallable[_sales_service_pb2.DeleteOpportunityRequest, _empty_pb2.Empty]
+    """Deletes an opportunity with its history."""
+    MoveOpportunity: _grpc.UnaryUnaryMultiCallable[_sales_service_pb2.MoveOpportunityRequest, _opportunity_pb2.Opportunity]
+    """Moves an open opportunity to another stage of its pipeline or of another
+    one; the stage history records the move. Announces
+    `opportunity.stage_changed` (and nothing when it is already there).
+    """
+    WinOpportunity: _grpc.UnaryUnaryMultiCallable[_sales_service_pb2.WinOpportunityRequest, _opportunity_pb2.Opportunity]
+    """Closes an open opportunity as won, with a current WON reason. Announces
+    `opportunity.won`.
+    """
+    LoseOpportunity: _grpc.UnaryUnaryMultiCallable[_sales_service_pb2.LoseOpportunityRequest, _opportunity_pb2.Opportunity]
+    """Closes an open opportunity as lost, with a current LOST reason.
+    Announces `opportunity.lost`.
+    """
+    ReopenOpportunity: _grpc.UnaryUnaryMultiCallable[_sales_service_pb2.ReopenOpportunityRequest, _opportunity_pb2.Opportunity]
+    """Opens a won or lost opportunity again, in the stage it was in.
+    Announces `opportunity.reopened`.
+    """
+    CreateCloseReason: _grpc.UnaryUnaryMultiCallable[_sales_service_pb2.CreateCloseReasonRequest, _close_reason_pb2.CloseReason]
+    """Adds a reason to the managed list; `close_reason_id` chosen by the
+    client makes a retry safe.
+    """
+    GetCloseReason: _grpc.UnaryUnaryMultiCallable[_sales_service_pb2.GetCloseReasonRequest, _close_reason_pb2.CloseReason]
+    """Returns a close reason."""
+    ListCloseReasons: _grpc.UnaryUnaryMultiCallable[_sales_service_pb2.ListCloseReasonsRequest, _sales_service_pb2.ListCloseReasonsResponse]
+    """Lists close reasons, by kind and display name unless `order_by` says otherwise."""
+    UpdateCloseReason: _grpc.UnaryUnaryMultiCallable[_sales_service_pb2.UpdateCloseReasonRequest, _close_reason_pb2.CloseReason]
+    """Renames or archives a close reason (there is no delete: closed deals keep theirs)."""
 
 @_typing.type_check_only
 class SalesServiceAsyncStub(SalesServiceStub):
-    """SalesService is the contract of the sales service. Its resources and RPCs
-    arrive with the sales feature work; until then it has none, and the
-    service serves only health and reflection.
+    """SalesService is the contract of the sales service: pipelines, the
+    opportunities worked through them, and the reasons deals are won or lost.
+
+    Opportunities link to people and organizations of the contacts service by
+    name; a link to a contact sales has not heard of (through the contacts
+    service's events) or that is gone is FAILED_PRECONDITION.
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
+    CreatePipeline: _aio.UnaryUnaryMultiCallable[_sales_service_pb2.CreatePipelineRequest, _pipeline_pb2.Pipeline]  # type: ignore[assignment]
+    """Creates a pipeline with its stages; `pipeline_id` chosen by the client
+    makes a retry safe.
+    """
+    GetPipeline: _aio.UnaryUnaryMultiCallable[_sales_service_pb2.GetPipelineRequest, _pipeline_pb2.Pipeline]  # type: ignore[assignment]
+    """Returns a pipeline."""
+    ListPipelines: _aio.UnaryUnaryMultiCallable[_sales_service_pb2.ListPipelinesRequest, _sales_service_pb2.ListPipelinesResponse]  # type: ignore[assignment]
+    """Lists pipelines, by display name unless `order_by` says otherwise."""
+    UpdatePipeline: _aio.UnaryUnaryMultiCallable[_sales_service_pb2.UpdatePipelineRequest, _pipeline_pb2.Pipeline]  # type: ignore[assignment]
+    """Renames a pipeline and/or replaces its stage list (see Pipeline.stages).
+    Open deals following a stage's default probability follow its new value.
+    """
+    DeletePipeline: _aio.UnaryUnaryMultiCallable[_sales_service_pb2.DeletePipelineRequest, _empty_pb2.Empty]  # type: ignore[assignment]
+    """Deletes a pipeline no opportunity is (or was last) in; FAILED_PRECONDITION
+    otherwise: move or delete its opportunities first.
+    """
+    CreateOpportunity: _aio.UnaryUnaryMultiCallable[_sales_service_pb2.CreateOpportunityRequest, _opportunity_pb2.Opportunity]  # type: ignore[assignment]
+    """Creates an open opportunity in a stage of a pipeline; `opportunity_id`
+    chosen by the client makes a retry safe. Announces `opportunity.created`.
+    """
+    GetOpportunity: _aio.UnaryUnaryMultiCallable[_sales_service_pb2.GetOpportunityRequest, _opportunity_pb2.Opportunity]  # type: ignore[assignment]
+    """Returns an opportunity."""
+    ListOpportunities: _aio.UnaryUnaryMultiCallable[_sales_service_pb2.ListOpportunitiesRequest, _sales_service_pb2.ListOpportunitiesResponse]  # type: ignore[assignment]
+    """Lists opportunities, newest first unless `order_by` says otherwise."""
+    UpdateOpportunity: _aio.UnaryUnaryMultiCallable[_sales_service_pb2.UpdateOpportunityRequest, _opportunity_pb2.Opportunity]  # type: ignore[assignment]
+    """Changes an open opportunity's fields (not its stage or state: see
+    MoveOpportunity, WinOpportunity, LoseOpportunity, ReopenOpportunity).
+    Announces `opportunity.updated` when something changed.
+    """
+    DeleteOpportunity: _aio.UnaryUnaryMultiCallable[_sales_service_pb2.DeleteOpportunityRequest, _empty_pb2.Empty]  # type: ignore[assignment]
+    """Deletes an opportunity with its history."""
+    MoveOpportunity: _aio.UnaryUnaryMultiCallable[_sales_service_pb2.MoveOpportunityRequest, _opportunity_pb2.Opportunity]  # type: ignore[assignment]
+    """Moves an open opportunity to another stage of its pipeline or of another
+    one; the stage history records the move. Announces
+    `opportunity.stage_changed` (and nothing when it is already there).
+    """
+    WinOpportunity: _aio.UnaryUnaryMultiCallable[_sales_service_pb2.WinOpportunityRequest, _opportunity_pb2.Opportunity]  # type: ignore[assignment]
+    """Closes an open opportunity as won, with a current WON reason. Announces
+    `opportunity.won`.
+    """
+    LoseOpportunity: _aio.UnaryUnaryMultiCallable[_sales_service_pb2.LoseOpportunityRequest, _opportunity_pb2.Opportunity]  # type: ignore[assignment]
+    """Closes an open opportunity as lost, with a current LOST reason.
+    Announces `opportunity.lost`.
+    """
+    ReopenOpportunity: _aio.UnaryUnaryMultiCallable[_sales_service_pb2.ReopenOpportunityRequest, _opportunity_pb2.Opportunity]  # type: ignore[assignment]
+    """Opens a won or lost opportunity again, in the stage it was in.
+    Announces `opportunity.reopened`.
+    """
+    CreateCloseReason: _aio.UnaryUnaryMultiCallable[_sales_service_pb2.CreateCloseReasonRequest, _close_reason_pb2.CloseReason]  # type: ignore[assignment]
+    """Adds a reason to the managed list; `close_reason_id` chosen by the
+    client makes a retry safe.
+    """
+    GetCloseReason: _aio.UnaryUnaryMultiCallable[_sales_service_pb2.GetCloseReasonRequest, _close_reason_pb2.CloseReason]  # type: ignore[assignment]
+    """Returns a close reason."""
+    ListCloseReasons: _aio.UnaryUnaryMultiCallable[_sales_service_pb2.ListCloseReasonsRequest, _sales_service_pb2.ListCloseReasonsResponse]  # type: ignore[assignment]
+    """Lists close reasons, by kind and display name unless `order_by` says otherwise."""
+    UpdateCloseReason: _aio.UnaryUnaryMultiCallable[_sales_service_pb2.UpdateCloseReasonRequest, _close_reason_pb2.CloseReason]  # type: ignore[assignment]
+    """Renames or archives a close reason (there is no delete: closed deals keep theirs)."""
 
 class SalesServiceServicer(metaclass=_abc_1.ABCMeta):
-    """SalesService is the contract of the sales service. Its resources and RPCs
-    arrive with the sales feature work; until then it has none, and the
-    service serves only health and reflection.
+    """SalesService is the contract of the sales service: pipelines, the
+    opportunities worked through them, and the reasons deals are won or lost.
+
+    Opportunities link to people and organizations of the contacts service by
+    name; a link to a contact sales has not heard of (through the contacts
+    service's events) or that is gone is FAILED_PRECONDITION.
     """
 
-    ...
+    @_abc_1.abstractmethod
+    def CreatePipeline(
+        self,
+        request: _sales_service_pb2.CreatePipelineRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_pipeline_pb2.Pipeline, _abc.Awaitable[_pipeline_pb2.Pipeline]]:
+        """Creates a pipeline with its stages; `pipeline_id` chosen by the client
+        makes a retry safe.
+        """
+
+    @_abc_1.abstractmethod
+    def GetPipeline(
+        self,
+        request: _sales_service_pb2.GetPipelineRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_pipeline_pb2.Pipeline, _abc.Awaitable[_pipeline_pb2.Pipeline]]:
+        """Returns a pipeline."""
+
+    @_abc_1.abstractmethod
+    def ListPipelines(
+        self,
+        request: _sales_service_pb2.ListPipelinesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_sales_service_pb2.ListPipelinesResponse, _abc.Awaitable[_sales_service_pb2.ListPipelinesResponse]]:
+        """Lists pipelines, by display name unless `order_by` says otherwise."""
+
+    @_abc_1.abstractmethod
+    def UpdatePipeline(
+        self,
+        request: _sales_service_pb2.UpdatePipelineRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_pipeline_pb2.Pipeline, _abc.Awaitable[_pipeline_pb2.Pipeline]]:
+        """Renames a pipeline and/or replaces its stage list (see Pipeline.stages).
+        Open deals following a stage's default probability follow its new value.
+        """
+
+    @_abc_1.abstractmethod
+    def DeletePipeline(
+        self,
+        request: _sales_service_pb2.DeletePipelineRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_empty_pb2.Empty, _abc.Awaitable[_empty_pb2.Empty]]:
+        """Deletes a pipeline no opportunity is (or was last) in; FAILED_PRECONDITION
+        otherwise: move or delete its opportunities first.
+        """
+
+    @_abc_1.abstractmethod
+    def CreateOpportunity(
+        self,
+        request: _sales_service_pb2.CreateOpportunityRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_opportunity_pb2.Opportunity, _abc.Awaitable[_opportunity_pb2.Opportunity]]:
+        """Creates an open opportunity in a stage of a pipeline; `opportunity_id`
+        chosen by the client makes a retry safe. Announces `opportunity.created`.
+        """
+
+    @_abc_1.abstractmethod
+    def GetOpportunity(
+        self,
+        request: _sales_service_pb2.GetOpportunityRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_opportunity_pb2.Opportunity, _abc.Awaitable[_opportunity_pb2.Opportunity]]:
+        """Returns an opportunity."""
+
+    @_abc_1.abstractmethod
+    def ListOpportunities(
+        self,
+        request: _sales_service_pb2.ListOpportunitiesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_sales_service_pb2.ListOpportunitiesResponse, _abc.Awaitable[_sales_service_pb2.ListOpportunitiesResponse]]:
+        """Lists opportunities, newest first unless `order_by` says otherwise."""
+
+    @_abc_1.abstractmethod
+    def UpdateOpportunity(
+        self,
+        request: _sales_service_pb2.UpdateOpportunityRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_opportunity_pb2.Opportunity, _abc.Awaitable[_opportunity_pb2.Opportunity]]:
+        """Changes an open opportunity's fields (not its stage or state: see
+        MoveOpportunity, WinOpportunity, LoseOpportunity, ReopenOpportunity).
+        Announces `opportunity.updated` when something changed.
+        """
+
+    @_abc_1.abstractmethod
+    def DeleteOpportunity(
+        self,
+        request: _sales_service_pb2.DeleteOpportunityRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_empty_pb2.Empty, _abc.Awaitable[_empty_pb2.Empty]]:
+        """Deletes an opportunity with its history."""
+
+    @_abc_1.abstractmethod
+    def MoveOpportunity(
+        self,
+        request: _sales_service_pb2.MoveOpportunityRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_opportunity_pb2.Opportunity, _abc.Awaitable[_opportunity_pb2.Opportunity]]:
+        """Moves an open opportunity to another stage of its pipeline or of another
+        one; the stage history records the move. Announces
+        `opportunity.stage_changed` (and nothing when it is already there).
+        """
+
+    @_abc_1.abstractmethod
+    def WinOpportunity(
+        self,
+        request: _sales_service_pb2.WinOpportunityRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_opportunity_pb2.Opportunity, _abc.Awaitable[_opportunity_pb2.Opportunity]]:
+        """Closes an open opportunity as won, with a current WON reason. Announces
+        `opportunity.won`.
+        """
+
+    @_abc_1.abstractmethod
+    def LoseOpportunity(
+        self,
+        request: _sales_service_pb2.LoseOpportunityRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_opportunity_pb2.Opportunity, _abc.Awaitable[_opportunity_pb2.Opportunity]]:
+        """Closes an open opportunity as lost, with a current LOST reason.
+        Announces `opportunity.lost`.
+        """
+
+    @_abc_1.abstractmethod
+    def ReopenOpportunity(
+        self,
+        request: _sales_service_pb2.ReopenOpportunityRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_opportunity_pb2.Opportunity, _abc.Awaitable[_opportunity_pb2.Opportunity]]:
+        """Opens a won or lost opportunity again, in the stage it was in.
+        Announces `opportunity.reopened`.
+        """
+
+    @_abc_1.abstractmethod
+    def CreateCloseReason(
+        self,
+        request: _sales_service_pb2.CreateCloseReasonRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_close_reason_pb2.CloseReason, _abc.Awaitable[_close_reason_pb2.CloseReason]]:
+        """Adds a reason to the managed list; `close_reason_id` chosen by the
+        client makes a retry safe.
+        """
+
+    @_abc_1.abstractmethod
+    def GetCloseReason(
+        self,
+        request: _sales_service_pb2.GetCloseReasonRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_close_reason_pb2.CloseReason, _abc.Awaitable[_close_reason_pb2.CloseReason]]:
+        """Returns a close reason."""
+
+    @_abc_1.abstractmethod
+    def ListCloseReasons(
+        self,
+        request: _sales_service_pb2.ListCloseReasonsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_sales_service_pb2.ListCloseReasonsResponse, _abc.Awaitable[_sales_service_pb2.ListCloseReasonsResponse]]:
+        """Lists close reasons, by kind and display name unless `order_by` says otherwise."""
+
+    @_abc_1.abstractmethod
+    def UpdateCloseReason(
+        self,
+        request: _sales_service_pb2.UpdateCloseReasonRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_close_reason_pb2.CloseReason, _abc.Awaitable[_close_reason_pb2.CloseReason]]:
+        """Renames or archives a close reason (there is no delete: closed deals keep theirs)."""
 
 def add_SalesServiceServicer_to_server(servicer: SalesServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
