@@ -6,7 +6,8 @@ service running as its own process: a project's board (BoardService.GetBoard
 on `projects/{p}/board`), a person's board (`users/{u}/board`), "my open
 tasks" (TaskService.ListTasks on `projects/-` with `assignee = "users/x" AND
 status != DONE`), and how soon a deal won through sales' WinOpportunity shows
-up as a project (sales and projects as their own processes, NATS between).
+up as a project (sales and projects as their own processes, NATS between),
+and a run of the reminder job (its scan and the reminders then owed).
 The targets (p99 <= 20 ms for the board and "my open tasks") come from the issue.
 
 The won-deal template, and the sales pipeline and close reason, are created
@@ -85,7 +86,7 @@ from crm_projects.domain.boards import DEFAULT_COLUMNS, BoardColumn, ColumnDraft
 from crm_projects.domain.milestones import Milestone, MilestoneDraft
 from crm_projects.domain.projects import Project, ProjectDraft, ProjectStatus
 from crm_projects.domain.ranking import keys_after
-from crm_projects.domain.reminders import DUE_SOON_WINDOW
+from crm_projects.domain.reminders import DUE_SOON_WINDOW, Announced
 from crm_projects.domain.tasks import (
     OPEN,
     TASK_FILTER_SCHEMA,
@@ -98,6 +99,8 @@ from crm_projects.domain.tasks import (
 )
 from crm_projects.handlers import boards as board_handlers
 from crm_projects.handlers import tasks as task_handlers
+from crm_projects.handlers.reminders import BATCH_SIZE as REMINDER_BATCH
+from crm_projects.handlers.reminders import send_task_reminders
 from crm_projects.storage.boards import _column_row, board_columns, boards, task_placements
 from crm_projects.storage.milestones import _row as milestone_row
 from crm_projects.storage.milestones import milestones
@@ -122,6 +125,7 @@ PAGE_SIZE = 50
 # The seeded projects were started over the three years before the run.
 HISTORY = timedelta(days=1095)
 VISIBLE_POLL = 0.0005
+REMINDER_RUN = "reminder job run (scan + reminders owed)"
 VISIBLE_TIMEOUT = 30.0
 WON_PIPELINE = "new-business"
 
@@ -131,10 +135,11 @@ class Counts:
     calls: int
     won: int
     warmup: int
+    reminder_runs: int
 
 
-FULL = Counts(calls=500, won=200, warmup=30)
-QUICK = Counts(calls=150, won=30, warmup=10)
+FULL = Counts(calls=500, won=200, warmup=30, reminder_runs=20)
+QUICK = Counts(calls=150, won=30, warmup=10, reminder_runs=10)
 
 
 def say(message: str) -> None:
@@ -274,7 +279,16 @@ def build_project(
             depends_on=depends_on,
         )
         task = Task.create(task_id, draft, created)
-        rows["tasks"].append(record(tasks, task_row(task)))
+        if task_status is TaskStatus.DONE:
+            # Last changed when it was done, about when it fell due.
+            task.update_time = min(due, now)
+        # The scheduler has announced what was owed before the run; the row's
+        # next reminder time follows from that, as the service keeps it.
+        announced = Announced()
+        if task_status in OPEN and due <= now + DUE_SOON_WINDOW:
+            announced = Announced(due_soon=due, overdue=due if due <= now else None)
+            rows["task_reminders"].append((task_id, announced.due_soon, announced.overdue))
+        rows["tasks"].append(record(tasks, task_row(task, announced)))
         # As TaskRepository writes a task's children.
         rows["task_checklist_items"] += [
             (task_id, position, item.text, item.done) for position, item in enumerate(checklist)
@@ -282,10 +296,6 @@ def build_project(
         rows["task_dependencies"] += [
             (task_id, other, position, project_id) for position, other in enumerate(depends_on)
         ]
-        # The scheduler has announced what was owed before the run.
-        if task_status in OPEN and due <= now + DUE_SOON_WINDOW:
-            overdue = due if due <= now else None
-            rows["task_reminders"].append((task_id, due, overdue))
         task_ids.append(task_id)
         statuses.append(task_status)
     if rng.random() < ARRANGED_BOARD_SHARE:
@@ -600,6 +610,33 @@ async def measure(address: str, seeded: Seeded, counts: Counts, meter: CpuMeter)
     return measured
 
 
+# ------------------------------------------------------------------ reminders
+
+
+async def reminder_runs(url: str, runs: int, meter: CpuMeter) -> Load:
+    """The reminder job's run (scan, then a unit of work per task owed a
+    reminder), `runs` times one after another, here in the client process."""
+    engine = create_engine(url)
+    sessions = session_factory(engine)
+
+    def units() -> UnitOfWork:
+        return UnitOfWork(sessions, "projects")
+
+    seconds: list[float] = []
+    try:
+        before = meter.snapshot()
+        began = time.perf_counter()
+        for _ in range(runs):
+            started = time.perf_counter()
+            await send_task_reminders(units, datetime.now(UTC))
+            seconds.append(time.perf_counter() - started)
+        elapsed = time.perf_counter() - began
+    finally:
+        await engine.dispose()
+    cpu = CpuMeter.percent(before, meter.snapshot(), elapsed)
+    return Load(runs, 1, elapsed, Latencies.of_seconds(seconds), cpu)
+
+
 # ------------------------------------------------------------------ plans
 
 
@@ -629,7 +666,7 @@ async def explain(url: str, seeded: Seeded) -> list[Plan]:
                 await task_handlers.list_tasks(uow, None, query.expr, query.keys, None, query.size)
         with recorder.recording("reminder scan (task-reminders job)"):
             async with units() as uow:
-                await tasks_owed_reminders(uow.session, datetime.now(UTC), DUE_SOON_WINDOW, 200)
+                await tasks_owed_reminders(uow.session, datetime.now(UTC), REMINDER_BATCH)
     finally:
         await engine.dispose()
     return recorder.plans
@@ -723,6 +760,10 @@ def run(total: int, counts: Counts, keep: bool, meta: dict[str, Any]) -> int:
                 }
             )
             measured = asyncio.run(measure(service.address, seeded, counts, meter))
+            say(f"reminder job: {counts.reminder_runs} runs one after another")
+            measured.loads[REMINDER_RUN] = asyncio.run(
+                reminder_runs(url, counts.reminder_runs, meter)
+            )
             reason = asyncio.run(set_up_won_deals(sales.address, service.address))
             say(f"opportunity.won -> project visible: {counts.won} samples one at a time")
             name = "opportunity.won -> project visible"
@@ -767,7 +808,8 @@ def main(argv: list[str] | None = None) -> int:
         "client (this process), projects, sales, postgres and nats-server share the cores",
         "every figure is sequential calls (concurrency 1)",
         "PostgreSQL runs with the project's PostgresServer settings (fsync off, defaults else)",
-        "the reminder job runs in the projects service every CRM_JOBS_INTERVAL_SECONDS (30 s)",
+        "the reminder job runs in the projects service every CRM_JOBS_INTERVAL_SECONDS (30 s);"
+        f" '{REMINDER_RUN}' runs it in the client process, one run after another",
     ]
     say(f"{total:,} projects on {meta['nproc']} cores ({meta['cpu']}), {meta.get('postgresql')}")
     try:

@@ -13,10 +13,18 @@ from crm_common.errors import InvalidArgument
 E = TypeVar("E", bound=IntEnum)
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def timestamp(value: datetime) -> Timestamp:
-    result = Timestamp()
-    result.FromDatetime(value)
-    return result
+    # By arithmetic rather than FromDatetime, which goes through a time tuple:
+    # a board turns hundreds of due times into timestamps per call.
+    if value.tzinfo is None:
+        result = Timestamp()
+        result.FromDatetime(value)
+        return result
+    since = value - _EPOCH
+    return Timestamp(seconds=since.days * 86_400 + since.seconds, nanos=since.microseconds * 1_000)
 
 
 def optional_timestamp(value: datetime | None) -> Timestamp | None:
@@ -60,3 +68,8 @@ def enum_from_proto(
 
 def enum_to_proto(value: IntEnum, proto_enum: EnumTypeWrapper, prefix: str) -> int:
     return int(proto_enum.Value(prefix + value.name))
+
+
+def enum_numbers(domain: type[E], proto_enum: EnumTypeWrapper, prefix: str) -> dict[E, int]:
+    """Each domain value's contract number, for converting many at once."""
+    return {value: enum_to_proto(value, proto_enum, prefix) for value in domain}

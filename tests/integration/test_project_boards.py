@@ -2,13 +2,16 @@
 columns, moves with fractional ranks, status columns, WIP limits, column
 changes, a person's board across projects, and bad input for every RPC."""
 
+import asyncio
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 import grpc
 import pytest
 from google.protobuf.field_mask_pb2 import FieldMask
 from google.protobuf.timestamp_pb2 import Timestamp
+from sqlalchemy import update
 
 from crm.projects.v1 import board_pb2, project_pb2, task_pb2
 from crm.projects.v1 import board_service_pb2 as pb
@@ -17,6 +20,8 @@ from crm.projects.v1 import task_service_pb2 as tasks_pb
 from crm.projects.v1.board_service_pb2_grpc import BoardServiceStub
 from crm.projects.v1.projects_service_pb2_grpc import ProjectsServiceStub
 from crm.projects.v1.task_service_pb2_grpc import TaskServiceStub
+from crm_common.storage.db import create_engine
+from crm_projects.storage.tasks import tasks
 from tests.integration.harness import Suite, field_violations, rpc_error
 
 TODO, DOING, DONE = (
@@ -262,6 +267,41 @@ def test_a_persons_board_spans_projects(projects_suite: Suite) -> None:
     limited = board(projects_suite, f"{user}/board", card_limit=1)
     assert [len(c.cards) for c in limited.columns] == [1, 1, 0]
     assert [c.card_count for c in limited.columns] == [3, 1, 0]
+
+
+async def _last_changed(database_url: str, task_ids: list[str], when: datetime) -> None:
+    engine = create_engine(database_url)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(
+                update(tasks).where(tasks.c.id.in_(task_ids)).values(update_time=when)
+            )
+    finally:
+        await engine.dispose()
+
+
+def test_a_persons_done_column_shows_recently_done_work(projects_suite: Suite) -> None:
+    user = f"users/u{uuid.uuid4().hex[:8]}"
+    project = new_project(projects_suite)
+    done = [
+        new_task(projects_suite, project, title, assignee=user, status=DONE)
+        for title in ("long ago", "last week", "today")
+    ]
+    ids = [task.name.rpartition("/")[2] for task in done]
+    now = datetime.now(UTC)
+    asyncio.run(
+        _last_changed(projects_suite.database_urls["projects"], ids[:1], now - timedelta(days=20))
+    )
+    asyncio.run(
+        _last_changed(projects_suite.database_urls["projects"], ids[1:2], now - timedelta(days=7))
+    )
+    shown = board(projects_suite, f"{user}/board").columns[2]
+    assert [c.title for c in shown.cards] == ["today", "last week"]
+    assert shown.card_count == 2
+    limited = board(projects_suite, f"{user}/board", card_limit=1).columns[2]
+    assert ([c.title for c in limited.cards], limited.card_count) == (["today"], 2)
+    # The project's own board keeps all of its done work.
+    assert sorted(layout(projects_suite, project)["done"]) == ["last week", "long ago", "today"]
 
 
 def test_unknown_things_are_not_found(projects_suite: Suite) -> None:

@@ -18,7 +18,13 @@ from crm_projects.domain.boards import (
     plan_move,
 )
 from crm_projects.domain.ranking import FIRST_KEY, key_between, keys_after
-from crm_projects.domain.reminders import Announced, Reminder, reminder_due
+from crm_projects.domain.reminders import (
+    DUE_SOON_WINDOW,
+    Announced,
+    Reminder,
+    next_reminder_time,
+    reminder_due,
+)
 from crm_projects.domain.tasks import Priority, TaskStatus
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -293,3 +299,34 @@ def test_a_moved_due_time_is_reminded_again() -> None:
 def test_a_task_first_seen_past_due_is_only_overdue() -> None:
     due = NOW - timedelta(days=3)
     assert reminder_due(due, NOW, Announced()) is Reminder.OVERDUE
+
+
+def test_the_next_reminder_time_follows_what_was_announced() -> None:
+    due = NOW + timedelta(days=3)
+    todo, doing = TaskStatus.TODO, TaskStatus.IN_PROGRESS
+    assert next_reminder_time(due, todo, Announced()) == due - DUE_SOON_WINDOW
+    assert next_reminder_time(due, doing, Announced(due_soon=due)) == due
+    assert next_reminder_time(due, todo, Announced(due_soon=due, overdue=due)) is None
+    # Announced for an earlier due time: owed again for this one.
+    old = due - timedelta(days=1)
+    assert next_reminder_time(due, todo, Announced(old, old)) == due - DUE_SOON_WINDOW
+    assert next_reminder_time(None, todo, Announced()) is None
+    for closed in (TaskStatus.DONE, TaskStatus.CANCELLED):
+        assert next_reminder_time(due, closed, Announced()) is None
+
+
+def test_the_scan_finds_each_reminder_at_its_next_reminder_time() -> None:
+    """Walking time forward, a task is owed a reminder exactly when its next
+    reminder time has come, and after each is announced the next one moves on."""
+    due = NOW + timedelta(hours=30)
+    announced = Announced()
+    found = []
+    for hour in range(0, 40):
+        now = NOW + timedelta(hours=hour)
+        next_time = next_reminder_time(due, TaskStatus.TODO, announced)
+        owed = reminder_due(due, now, announced)
+        assert (owed is not None) == (next_time is not None and next_time <= now)
+        if owed is not None:
+            found.append((hour, owed))
+            announced = announced.adding(owed, due)
+    assert found == [(6, Reminder.DUE_SOON), (30, Reminder.OVERDUE)]

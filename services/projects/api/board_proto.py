@@ -5,15 +5,18 @@ from crm_common.errors import InvalidArgument
 from crm_common.etags import etag_for
 from crm_projects.domain.boards import BoardColumn, Card, ColumnDraft, Lane, board_name
 from crm_projects.domain.names import USERS, is_name
-from crm_projects.domain.tasks import TaskStatus, task_name
+from crm_projects.domain.tasks import Priority, TaskStatus, task_name
 from crm_projects.handlers.boards import PersonalLane
 from crm_projects.project_proto import project_id_from_name
-from crm_projects.proto_values import enum_from_proto, enum_to_proto, optional_timestamp, timestamp
+from crm_projects.proto_values import enum_from_proto, enum_numbers, enum_to_proto, timestamp
 
 _STATUS = "TASK_STATUS_"
 _PRIORITY = "TASK_PRIORITY_"
 _BOARD = "/board"
 _COLUMNS = "/board/columns/"
+# Looked up per card rather than by name: a board has hundreds of cards.
+_STATUS_NUMBERS = enum_numbers(TaskStatus, task_pb2.TaskStatus, _STATUS)
+_PRIORITY_NUMBERS = enum_numbers(Priority, task_pb2.TaskPriority, _PRIORITY)
 
 
 def project_board_id(name: str, field: str) -> str:
@@ -108,8 +111,8 @@ def card_to_proto(card: Card) -> board_pb2.Card:
         task=task_name(card.project, card.task),
         title=card.title,
         assignee=card.assignee,
-        due_time=optional_timestamp(card.due_time),
-        priority=enum_to_proto(card.priority, task_pb2.TaskPriority, _PRIORITY),
-        status=enum_to_proto(card.status, task_pb2.TaskStatus, _STATUS),
+        due_time=timestamp(card.due_time) if card.due_time is not None else None,
+        priority=_PRIORITY_NUMBERS[card.priority],
+        status=_STATUS_NUMBERS[card.status],
         rank=card.rank,
     )

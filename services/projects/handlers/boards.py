@@ -9,7 +9,7 @@ changes the task's status goes through `change_task`, like any task change.
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from crm_common.errors import FailedPrecondition, NotFound
@@ -38,6 +38,9 @@ PERSONAL_COLUMNS = (
     ("in-progress", TaskStatus.IN_PROGRESS),
     ("done", TaskStatus.DONE),
 )
+# How far back a person's Done column reaches, by when the task last changed
+# (for a done task, when it was done unless edited since).
+RECENTLY_DONE = timedelta(days=14)
 
 
 @dataclass(frozen=True)
@@ -58,11 +61,15 @@ async def get_board(uow: UnitOfWork, project_id: str) -> list[Lane]:
 
 
 async def get_personal_board(uow: UnitOfWork, assignee: str, limit: int) -> list[PersonalLane]:
-    """The tasks assigned to `assignee` (`users/{id}`) across projects, by status."""
+    """The tasks assigned to `assignee` (`users/{id}`) across projects, by status;
+    of the done ones only those done within RECENTLY_DONE, as a board shows
+    what was finished lately rather than everything ever finished."""
+    done_since = datetime.now(UTC) - RECENTLY_DONE
     repository = BoardRepository(uow.session)
     lanes = []
     for column_id, status in PERSONAL_COLUMNS:
-        cards, count = await repository.assigned_cards(assignee, status, limit)
+        since = done_since if status is TaskStatus.DONE else None
+        cards, count = await repository.assigned_cards(assignee, status, limit, since)
         lanes.append(PersonalLane(column_id, status, cards, count))
     return lanes
 

@@ -21,6 +21,7 @@ from crm_common.pagination import SortKey
 from crm_common.resources import check_retried_create
 from crm_projects.domain.dependencies import check_no_cycle
 from crm_projects.domain.milestones import milestone_name
+from crm_projects.domain.reminders import Announced
 from crm_projects.domain.tasks import (
     STARTED,
     Task,
@@ -33,6 +34,7 @@ from crm_projects.events.published import task_changed, task_created
 from crm_projects.handlers.projects import existing_project
 from crm_projects.handlers.task_tickets import with_linked_tickets
 from crm_projects.storage.milestones import MilestoneRepository
+from crm_projects.storage.reminders import announced
 from crm_projects.storage.tasks import TaskRepository
 
 
@@ -93,7 +95,10 @@ async def change_task(
     if not changed:
         return task
     await _check_rules(uow, task, before=before)
-    await repository.save(task, expected_version=read_version)
+    # Its next reminder follows its due time and status (domain/reminders.py).
+    reminders_change = task.draft.due_time != before.due_time or task.status is not before.status
+    reminded = (await announced(uow.session, task_id) or Announced()) if reminders_change else None
+    await repository.save(task, expected_version=read_version, announced=reminded)
     for event in task_changed(task, changed, before):
         uow.publish(event)
     return task

@@ -1,5 +1,9 @@
 """What the reminder scheduler has announced, and the queries it runs.
 
+Its scan reads only the tasks whose next reminder time (a column of `tasks`)
+has come; whatever it finds is rescheduled in the same transaction, so a task
+is read once per reminder, not once per run.
+
 Claiming a reminder is a conditional write in the transaction that also
 writes the event to the outbox: the first announcement inserts the task's
 row (a racing replica's insert then fails on the key), later ones update it
@@ -8,15 +12,15 @@ waits for the first to commit and changes no row). Either way exactly one
 replica's transaction commits the event.
 """
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from sqlalchemy import Column, ForeignKey, Index, String, Table, and_, insert, or_, select, update
+from sqlalchemy import Column, ForeignKey, Index, String, Table, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_common.storage.db import UtcDateTime
-from crm_projects.domain.reminders import Announced, Reminder
-from crm_projects.domain.tasks import OPEN
+from crm_projects.domain.reminders import Announced, Reminder, next_reminder_time
+from crm_projects.domain.tasks import Task
 from crm_projects.storage.tables import metadata
 from crm_projects.storage.tasks import tasks
 
@@ -29,43 +33,40 @@ task_reminders = Table(
     Column("overdue_time", UtcDateTime, nullable=True),
 )
 
-# The scheduler's scan: open tasks by due time.
-TASKS_BY_STATUS_AND_DUE = Index("ix_tasks_status_due", tasks.c.status, tasks.c.due_time)
+# The scheduler's scan: the tasks owed a reminder by now, in the order owed.
+TASKS_BY_NEXT_REMINDER = Index(
+    "ix_tasks_next_reminder",
+    tasks.c.next_reminder_time,
+    tasks.c.id,
+    postgresql_where=tasks.c.next_reminder_time.is_not(None),
+    sqlite_where=tasks.c.next_reminder_time.is_not(None),
+)
 
-_OPEN = sorted(int(status) for status in OPEN)
 _COLUMNS = {
     Reminder.DUE_SOON: task_reminders.c.due_soon_time,
     Reminder.OVERDUE: task_reminders.c.overdue_time,
 }
 
 
-async def tasks_owed_reminders(
-    session: AsyncSession, now: datetime, window: timedelta, limit: int
-) -> list[str]:
-    """Open tasks due within `window` (or overdue) with a reminder not yet
-    announced for their due time, soonest due first."""
-    due_soon = and_(
-        tasks.c.due_time > now,
-        or_(
-            task_reminders.c.due_soon_time.is_(None),
-            task_reminders.c.due_soon_time != tasks.c.due_time,
-        ),
-    )
-    overdue = and_(
-        tasks.c.due_time <= now,
-        or_(
-            task_reminders.c.overdue_time.is_(None),
-            task_reminders.c.overdue_time != tasks.c.due_time,
-        ),
-    )
+async def tasks_owed_reminders(session: AsyncSession, now: datetime, limit: int) -> list[str]:
+    """The tasks whose next reminder time has come, longest owed first."""
     query = (
         select(tasks.c.id)
-        .select_from(tasks.outerjoin(task_reminders, task_reminders.c.task_id == tasks.c.id))
-        .where(tasks.c.status.in_(_OPEN), tasks.c.due_time <= now + window, or_(due_soon, overdue))
-        .order_by(tasks.c.due_time, tasks.c.id)
+        .where(tasks.c.next_reminder_time <= now)
+        .order_by(tasks.c.next_reminder_time, tasks.c.id)
         .limit(limit)
     )
     return list((await session.scalars(query)).all())
+
+
+async def reschedule(session: AsyncSession, task: Task, announced: Announced) -> None:
+    """Sets the task's next reminder as owed after `announced`; unless the task
+    changed since it was read, as that change set it."""
+    await session.execute(
+        update(tasks)
+        .where(tasks.c.id == task.id, tasks.c.version == task.version)
+        .values(next_reminder_time=next_reminder_time(task.draft.due_time, task.status, announced))
+    )
 
 
 async def announced(session: AsyncSession, task_id: str) -> Announced | None:

@@ -35,6 +35,7 @@ from crm_common.storage.filter_sql import ColumnBinding, FieldBinding, filter_cl
 from crm_common.storage.filter_values import NormalisedValue
 from crm_common.storage.keyset import paged
 from crm_projects.domain.completion import TaskProgress
+from crm_projects.domain.reminders import Announced, next_reminder_time
 from crm_projects.domain.tasks import ChecklistItem, Priority, Task, TaskDraft, TaskStatus
 from crm_projects.storage.milestones import milestones
 from crm_projects.storage.projects import REFERENCE_MAX, projects
@@ -75,6 +76,11 @@ tasks = Table(
     Column("create_time", UtcDateTime, nullable=False),
     Column("update_time", UtcDateTime, nullable=False),
     Column("version", Integer, nullable=False),
+    # When the reminder scheduler next owes the task a reminder (see
+    # domain/reminders.py); NULL when it owes none. Set with every change of
+    # the due time or status and by the scheduler, so its scan reads only the
+    # tasks owed one (storage/reminders.py).
+    Column("next_reminder_time", UtcDateTime, nullable=True),
     # "My open tasks": one user's tasks by status, soonest due first.
     Index("ix_tasks_assignee_status_due", "assignee", "status", "due_time", "id"),
     # A project's task list, and its roll-up.
@@ -173,11 +179,19 @@ class TaskRepository:
             raise AlreadyExists(f"task id {task.id!r} is taken") from error
         await self._write_children(task)
 
-    async def save(self, task: Task, expected_version: int) -> None:
+    async def save(
+        self, task: Task, expected_version: int, announced: Announced | None = None
+    ) -> None:
+        """With `announced` (what the scheduler announced for the task; given
+        when its due time or status changed), its next reminder is set anew;
+        without, the stored one stays."""
+        values = _row(task, announced)
+        if announced is None:
+            del values["next_reminder_time"]
         result = await self._session.execute(
             update(tasks)
             .where(tasks.c.id == task.id, tasks.c.version == expected_version)
-            .values(_row(task))
+            .values(values)
         )
         if result.rowcount != 1:
             raise Aborted(f"{task.name} was changed concurrently; retry")
@@ -321,8 +335,11 @@ def _to_task(row: Row[Any], checklist: list[ChecklistItem], depends_on: list[str
     return Task(row.id, draft, row.create_time, row.update_time, row.version)
 
 
-def _row(task: Task) -> dict[str, Any]:
+def _row(task: Task, announced: Announced | None = None) -> dict[str, Any]:
+    """The task's row; its next reminder as owed after `announced` (None:
+    nothing announced yet)."""
     draft = task.draft
+    reminder = next_reminder_time(draft.due_time, draft.status, announced or Announced())
     return {
         "id": task.id,
         "project_id": draft.project,
@@ -341,4 +358,5 @@ def _row(task: Task) -> dict[str, Any]:
         "create_time": task.create_time,
         "update_time": task.update_time,
         "version": task.version,
+        "next_reminder_time": reminder,
     }

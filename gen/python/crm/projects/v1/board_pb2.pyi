@@ -36,8 +36,11 @@ class Board(_message.Message):
       cancelled tasks then do not show.
 
     A person's board, `users/{user}/board`, spans projects: the tasks assigned
-    to `users/{user}` in three columns by status (TODO, IN_PROGRESS, DONE),
-    soonest due first. Its cards are not moved on it; MoveCard works on
+    to `users/{user}` in three columns by status (TODO, IN_PROGRESS, DONE).
+    To do and in progress show soonest due first. Done shows recent work, as
+    kanban boards do, not everything ever finished: the tasks done in the last
+    14 days (by when the task last changed), most recently first; ListTasks
+    finds the older ones. Its cards are not moved on it; MoveCard works on
     the project boards.
     """
 
