@@ -85,6 +85,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     create.add_argument(
         "--tag", action="append", default=[], metavar="TAG", help="a tag (repeatable)"
     )
+    create.add_argument(
+        "--group",
+        type=resource("groups/"),
+        default="",
+        help="groups/ID or ID: the group to open it in (an agent in one group: theirs)",
+    )
     create.set_defaults(func=create_command)
 
     queue = commands.add_parser(
@@ -214,6 +220,7 @@ def create_command(args: argparse.Namespace) -> int:
         type=args.type,
         channel=args.channel,
         tags=args.tag,
+        group=args.group,
     )
     request = pb.CreateTicketRequest(ticket=ticket, requester_name=args.name)
     try:

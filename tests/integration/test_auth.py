@@ -55,6 +55,7 @@ from tests.integration.harness import (
     Databases,
     Suite,
     eventually,
+    field_violations,
     rpc_error,
     running_suite,
     token,
@@ -352,6 +353,29 @@ def test_an_agent_sees_and_works_only_the_tickets_of_their_groups(auth_suite: Su
     listed = alice.ListTickets(support.ListTicketsRequest(page_size=1000))
     assert [t.name for t in listed.tickets] == [mine.name]
 
+    # With two groups she must say which one a new ticket goes to.
+    admin.UpdateAgent(
+        agents.UpdateAgentRequest(
+            agent=ap.Agent(name=f"agents/{agent_id}", groups=[group_a.name, group_b.name]),
+            update_mask=FieldMask(paths=["groups"]),
+        )
+    )
+    unplaced = rpc_error(
+        lambda: alice.CreateTicket(
+            support.CreateTicketRequest(
+                ticket=tp.Ticket(subject="Where?", requester_email="h@example.com")
+            )
+        )
+    )
+    assert unplaced.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "ticket.group" in field_violations(unplaced)
+    admin.UpdateAgent(
+        agents.UpdateAgentRequest(
+            agent=ap.Agent(name=f"agents/{agent_id}", groups=[group_a.name]),
+            update_mask=FieldMask(paths=["groups"]),
+        )
+    )
+
     # Someone else's ticket and no ticket at all look exactly alike.
     refusals = [
         rpc_error(lambda name=name: alice.GetTicket(support.GetTicketRequest(name=name)))
@@ -380,6 +404,15 @@ def test_an_agent_sees_and_works_only_the_tickets_of_their_groups(auth_suite: Su
         ),
     ):
         assert rpc_error(call).code() == DENIED
+
+    # A ticket Alice opens without a group goes to hers, where she can work it.
+    opened = alice.CreateTicket(
+        support.CreateTicketRequest(
+            ticket=tp.Ticket(subject=f"Phone call {marker}", requester_email="h@example.com")
+        )
+    )
+    assert opened.group == group_a.name
+    assert alice.GetTicket(support.GetTicketRequest(name=opened.name)).name == opened.name
 
     supervisor = auth_suite.stub(
         "support", SupportServiceStub, token=token_for("sue", SUPPORT_SUPERVISOR)

@@ -7,13 +7,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from crm_common.auth.principal import Principal
-from crm_common.errors import NotFound, PermissionDenied
+from crm_common.errors import InvalidArgument, NotFound, PermissionDenied
 from crm_common.etags import check_etag
 from crm_common.filtering import Expr
 from crm_common.listing import Page
 from crm_common.messaging.uow import UnitOfWork
 from crm_common.pagination import SortKey
 from crm_common.resources import check_retried_create
+from crm_support.domain.access import TicketAccess
 from crm_support.domain.tickets import Channel, Ticket, TicketDetails
 from crm_support.handlers.access import accessible_ticket, ticket_access
 from crm_support.handlers.change import TicketChange
@@ -37,8 +38,7 @@ async def create_ticket(
     """
     async with uow:
         access = await ticket_access(uow.session, caller)
-        if not access.allows_group(details.group):
-            raise PermissionDenied(f"you may not open tickets in {details.group}")
+        details = replace(details, group=_group_for_new_ticket(access, details.group))
         repository = TicketRepository(uow.session)
         if ticket_id:
             existing = await repository.get(ticket_id)
@@ -53,6 +53,22 @@ async def create_ticket(
         stored = await settle(uow, ticket, TicketChange(uow.session, now, before=None))
         await uow.commit()
     return stored
+
+
+def _group_for_new_ticket(access: TicketAccess, group: str) -> str:
+    """The group a new ticket goes to: as asked, if the caller may work there.
+    An agent who names none opens it in their group (they could not see it
+    outside one), and must choose when they belong to several."""
+    if access.unrestricted or group in (access.groups or ()):
+        return group
+    if group:
+        raise PermissionDenied(f"you may not open tickets in {group}")
+    mine = sorted(access.groups or ())
+    if len(mine) == 1:
+        return mine[0]
+    if not mine:
+        raise PermissionDenied("you belong to no group to open tickets in")
+    raise InvalidArgument.single("ticket.group", f"name one of your groups: {', '.join(mine)}")
 
 
 async def get_ticket(uow: UnitOfWork, caller: Principal, ticket_id: str) -> Ticket:
