@@ -88,7 +88,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     create.add_argument(
         "--group",
         type=resource("groups/"),
-        default="",
         help="groups/ID or ID: the group to open it in (an agent in one group: theirs)",
     )
     create.set_defaults(func=create_command)
@@ -220,7 +219,7 @@ def create_command(args: argparse.Namespace) -> int:
         type=args.type,
         channel=args.channel,
         tags=args.tag,
-        group=args.group,
+        group=args.group or "",
     )
     request = pb.CreateTicketRequest(ticket=ticket, requester_name=args.name)
     try:
