@@ -15,38 +15,53 @@ from alembic import op
 
 from crm_common.storage.db import UtcDateTime
 
-# The statements are put together from this file's constants only.
-# ruff: noqa: S608
-
 revision = "0007"
 down_revision = "0006"
 
-# TaskStatus.TODO and IN_PROGRESS, and the stored "no due time" (storage/tasks.py).
-_OPEN = "(1, 2)"
-_NO_DUE_TIME = "9999-12-31"
-# Due time minus DUE_SOON_WINDOW (24 hours). SQLite keeps datetimes as text with
-# six fractional digits (from character 20), which datetime() would drop.
-_DUE_SOON = {
-    "postgresql": "tasks.due_time - interval '24 hours'",
-    "sqlite": "datetime(tasks.due_time, '-24 hours') || substr(tasks.due_time, 20)",
-}
-_ANNOUNCED = (
-    "EXISTS (SELECT 1 FROM task_reminders r WHERE r.task_id = tasks.id AND r.{} = tasks.due_time)"
+# As they stand at this revision: no types, so values compare as stored.
+tasks = sa.table(
+    "tasks",
+    sa.column("id"),
+    sa.column("status"),
+    sa.column("due_time"),
+    sa.column("next_reminder_time"),
 )
+reminders = sa.table(
+    "task_reminders", sa.column("task_id"), sa.column("due_soon_time"), sa.column("overdue_time")
+)
+# TaskStatus.TODO and IN_PROGRESS, and the stored "no due time" (storage/tasks.py).
+OPEN = (1, 2)
+# A literal, not a parameter: PostgreSQL types it as the column it meets.
+NO_DUE_TIME = sa.literal_column("'9999-12-31'")
+
+
+def _announced(sent: sa.ColumnClause) -> sa.Exists:
+    return sa.exists().where(reminders.c.task_id == tasks.c.id, sent == tasks.c.due_time)
+
+
+def _due_soon(dialect: str) -> sa.ColumnElement:
+    """The due time less 24 hours. SQLite keeps datetimes as text with six
+    fractional digits (from character 20), which datetime() would drop."""
+    if dialect == "postgresql":
+        return tasks.c.due_time - sa.literal_column("interval '24 hours'")
+    earlier = sa.func.datetime(tasks.c.due_time, "-24 hours")
+    return earlier.op("||")(sa.func.substr(tasks.c.due_time, 20))
 
 
 def upgrade() -> None:
     op.add_column("tasks", sa.Column("next_reminder_time", UtcDateTime, nullable=True))
-    due_soon = _DUE_SOON[op.get_bind().dialect.name]
+    next_time = sa.case(
+        (_announced(reminders.c.due_soon_time), tasks.c.due_time),
+        else_=_due_soon(op.get_bind().dialect.name),
+    )
     op.execute(
-        f"""
-        UPDATE tasks SET next_reminder_time = CASE
-            WHEN {_ANNOUNCED.format("due_soon_time")} THEN tasks.due_time
-            ELSE {due_soon}
-        END
-        WHERE tasks.status IN {_OPEN} AND tasks.due_time < '{_NO_DUE_TIME}'
-          AND NOT {_ANNOUNCED.format("overdue_time")}
-        """
+        tasks.update()
+        .where(
+            tasks.c.status.in_(OPEN),
+            tasks.c.due_time < NO_DUE_TIME,
+            ~_announced(reminders.c.overdue_time),
+        )
+        .values(next_reminder_time=next_time)
     )
     not_null = sa.text("next_reminder_time IS NOT NULL")
     op.create_index(
