@@ -84,6 +84,7 @@ from crm_sales.handlers import opportunities as opportunity_handlers
 from crm_sales.handlers.forecasts import Currency
 from crm_sales.storage.funnel import FunnelRollup, opportunity_reach, reach_rows
 from crm_sales.storage.opportunities import (
+    OpportunityRepository,
     _row,
     opportunities,
     opportunity_people,
@@ -303,8 +304,9 @@ SEEDED = (
     opportunity_tags,
     opportunity_reach,
 )
-# Summed from the reach rows once they are all in, by the service's own statement.
-ROLLUP = "funnel_rollup"
+# Summed from the reach rows and the deals once they are all in, by the service's
+# own statements.
+ROLLUPS = ["funnel_rollup", "forecast_rollup"]
 
 
 def build_batch(
@@ -355,13 +357,16 @@ class Seeded:
         return self.opportunities / self.seconds["load"]
 
 
-async def rebuild_rollup(url: str) -> None:
+async def rebuild_rollups(url: str) -> None:
     """The funnel roll-up summed from the seeded reach rows, as the service does
-    after a reorder of stages (and migration 0009 as its backfill)."""
+    after a reorder of stages (and migration 0009 as its backfill), and the
+    forecast roll-up from the deals, as after a change of stage probabilities
+    (and migration 0010)."""
     engine = create_engine(url)
     try:
         async with session_factory(engine)() as session, session.begin():
             await FunnelRollup(session).rebuild()
+            await OpportunityRepository(session).rebuild_forecast_rollup()
     finally:
         await engine.dispose()
 
@@ -370,7 +375,7 @@ async def seed(dsn: str, url: str, total: int, pipelines: list[Pipeline], now: d
     start = now - HISTORY
     connection = await asyncpg.connect(dsn)
     seconds: dict[str, float] = {}
-    names = [t.name for t in SEEDED] + [ROLLUP]
+    names = [t.name for t in SEEDED] + ROLLUPS
     try:
         indexes = await drop_secondary_indexes(connection, names)
         say(f"dropped {len(indexes)} secondary indexes until the load is done")
@@ -393,9 +398,9 @@ async def seed(dsn: str, url: str, total: int, pipelines: list[Pipeline], now: d
                 say(f"seeded {done:,} of {total:,} opportunities ({rate:,.0f}/s)")
         seconds["load"] = time.perf_counter() - began
         began = time.perf_counter()
-        await rebuild_rollup(url)
+        await rebuild_rollups(url)
         seconds["rollup"] = time.perf_counter() - began
-        say(f"summed the funnel roll-up in {seconds['rollup']:.1f} s")
+        say(f"summed the funnel and forecast roll-ups in {seconds['rollup']:.1f} s")
         await finish_load(connection, names, indexes, seconds, say)
         result = Seeded(total, rows, seconds)
         result.table_rows, result.sizes = await table_figures(connection, names)

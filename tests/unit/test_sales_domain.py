@@ -8,6 +8,7 @@ import pytest
 from crm_common.errors import FailedPrecondition, InvalidArgument, Violations
 from crm_sales.domain.forecast import Bucket, Period, forecast, period_start
 from crm_sales.domain.money import (
+    NANOS_PER_UNIT,
     ExchangeRates,
     Money,
     check_money,
@@ -22,6 +23,7 @@ from crm_sales.domain.opportunities import (
     default_category,
 )
 from crm_sales.domain.pipelines import Pipeline, Stage, require_open_stage
+from crm_sales.domain.reports import Conversion
 
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 STAGES = (Stage("lead", "Lead", 10), Stage("proposal", "Proposal", 50), Stage("won", "Verbal", 90))
@@ -201,11 +203,15 @@ def _bucket(
         "currency": "EUR",
         "state": state,
         "category": category,
-        "amount": Decimal(amount),
-        "weighted": Decimal(weighted),
+        "amount_nanos": _nanos(amount),
+        "weighted_percent_nanos": _nanos(weighted) * 100,
         "count": 1,
     } | kw
     return Bucket(**values)  # type: ignore[arg-type]
+
+
+def _nanos(amount: str) -> int:
+    return int(Decimal(amount) * NANOS_PER_UNIT)
 
 
 def test_forecast_figures_nest_closed_commit_best_case_pipeline() -> None:
@@ -231,7 +237,8 @@ def test_forecast_converts_currencies_or_keeps_them_apart() -> None:
     apart = forecast(buckets, by_owner=False, by_pipeline=False)
     assert [(line.key.currency, line.pipeline) for line in apart] == [("EUR", 100), ("USD", 100)]
     rates = ExchangeRates("EUR", {"USD": Decimal("0.5")})
-    (together,) = forecast(buckets, by_owner=False, by_pipeline=False, rates=rates)
+    in_euros = Conversion(rates, "EUR")
+    (together,) = in_euros.forecast(buckets, by_owner=False, by_pipeline=False)
     assert (together.key.currency, together.pipeline, together.weighted) == ("EUR", 150, 15)
-    by_owner = forecast(buckets, by_owner=True, by_pipeline=False, rates=rates)
+    by_owner = in_euros.forecast(buckets, by_owner=True, by_pipeline=False)
     assert [line.key.owner for line in by_owner] == ["ada", "bob"]

@@ -13,7 +13,7 @@ from crm_sales.domain.exchange_rates import (
     rate_text,
 )
 from crm_sales.domain.forecast import Bucket
-from crm_sales.domain.money import ExchangeRates
+from crm_sales.domain.money import NANOS_PER_UNIT, ExchangeRates
 from crm_sales.domain.opportunities import ForecastCategory, State
 from crm_sales.domain.pipelines import Pipeline, Stage
 from crm_sales.domain.reports import (
@@ -139,9 +139,9 @@ def test_conversion_names_the_currency_without_a_rate() -> None:
 def test_converted_forecast_keeps_counts_and_converts_every_figure() -> None:
     buckets = [
         Bucket(date(2026, 1, 1), "ada", "p", "USD", State.OPEN, ForecastCategory.COMMIT,
-               Decimal("100"), Decimal("90"), 1),
+               100 * NANOS_PER_UNIT, 90 * NANOS_PER_UNIT * 100, 1),
         Bucket(date(2026, 1, 1), "bob", "p", "EUR", State.WON, ForecastCategory.COMMIT,
-               Decimal("45"), Decimal("45"), 1),
+               45 * NANOS_PER_UNIT, 45 * NANOS_PER_UNIT * 100, 1),
     ]  # fmt: skip
     (line,) = Conversion(RATES, "USD").forecast(buckets, by_owner=False, by_pipeline=False)
     assert line.key.currency == "USD"

@@ -14,10 +14,12 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm_common.filtering import Expr, parse_filter
 from crm_common.storage.db import create_engine, session_factory
 from crm_sales.domain.forecast import Period, forecast
 from crm_sales.domain.money import Money
 from crm_sales.domain.opportunities import (
+    FILTER_SCHEMA,
     ForecastCategory,
     Opportunity,
     OpportunityDetails,
@@ -26,10 +28,11 @@ from crm_sales.domain.opportunities import (
 from crm_sales.domain.pipelines import Pipeline, Stage
 from crm_sales.domain.reports import DayRange, funnel
 from crm_sales.storage.exchange_rates import ExchangeRateRepository
+from crm_sales.storage.forecast_rollup import forecast_rollup
 from crm_sales.storage.funnel import FunnelRollup, funnel_rollup
 from crm_sales.storage.opportunities import OpportunityRepository
 from crm_sales.storage.pipelines import PipelineRepository
-from crm_sales.storage.reports import ReportQueries
+from crm_sales.storage.reports import ReportQueries, whole_months
 from crm_sales.storage.tables import metadata
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
@@ -223,3 +226,90 @@ async def test_closed_deals_by_owner_and_reason(session: AsyncSession) -> None:
         ("", State.WON, 1),
         ("", State.LOST, 1),
     }
+
+
+async def forecast_rows(session: AsyncSession) -> set[tuple[object, ...]]:
+    query = select(forecast_rollup).where(forecast_rollup.c.deal_count != 0)
+    return {tuple(row) for row in (await session.execute(query)).all()}
+
+
+async def rebuilt_forecast_rows(session: AsyncSession) -> set[tuple[object, ...]]:
+    await OpportunityRepository(session).rebuild_forecast_rollup()
+    return await forecast_rows(session)
+
+
+async def test_every_write_keeps_the_forecast_rollup_exact(session: AsyncSession) -> None:
+    pipeline = await new_pipeline(session)
+    other = Pipeline.create("q", "Renewals", (Stage("review", "Review", 50),), T0)
+    await PipelineRepository(session).add(other)
+    repository = OpportunityRepository(session)
+    a = await new_deal(session, pipeline, "a", "10.5", path=("lead", "deal"))
+    b = await new_deal(session, pipeline, "b", "20.000000007", currency="USD", owner="bob")
+    c = await new_deal(session, pipeline, "c", "30", close=None)
+    d = await new_deal(session, pipeline, "d", "40", outcome=State.WON)
+    await new_deal(session, pipeline, "e", "50", probability=35)
+    a.move_to(other, "review", T0 + timedelta(days=1))
+    await repository.save(a, other, a.version - 1)
+    b.close(State.WON, "", T0 + timedelta(days=2))
+    await repository.save(b, pipeline, b.version - 1)
+    c.update({"expected_close_date": date(2026, 4, 30)}, T0 + timedelta(days=3))
+    await repository.save(c, pipeline, c.version - 1)
+    d.reopen(T0 + timedelta(days=4))
+    await repository.save(d, pipeline, d.version - 1)
+    await repository.delete("e")
+    maintained = await forecast_rows(session)
+    assert maintained == await rebuilt_forecast_rows(session)
+    # A new default probability for "lead" moves the weighted sums of its open deals.
+    pipeline.update(None, (Stage("lead", "Lead", 20), *STAGES[1:]), T0 + timedelta(days=5))
+    await PipelineRepository(session).save(pipeline, pipeline.version - 1)
+    await repository.follow_stage_defaults(pipeline)
+    assert await forecast_rows(session) == await rebuilt_forecast_rows(session)
+    cells = {row[:7] for row in await forecast_rows(session)}
+    # b was won in January (T0 + 2 days); d, reopened, is open again for February.
+    assert (202601, "bob", "p", "USD", State.WON, ForecastCategory.COMMIT, 1) in cells
+    assert (202602, "ada", "p", "EUR", State.OPEN, ForecastCategory.PIPELINE, 1) in cells
+
+
+async def test_forecast_reads_whole_months_from_the_rollup_and_edges_from_deals(
+    session: AsyncSession,
+) -> None:
+    pipeline = await new_pipeline(session)
+    await new_deal(session, pipeline, "a", "10", close=date(2026, 1, 31))
+    await new_deal(session, pipeline, "b", "20", close=date(2026, 2, 14))
+    await new_deal(session, pipeline, "c", "40", close=date(2026, 3, 1))
+    await new_deal(session, pipeline, "d", "80", close=date(2026, 3, 2))
+    queries = ReportQueries(session)
+
+    async def pipeline_total(first: date, last: date, expr: Expr | None = None) -> Decimal:
+        buckets = await queries.forecast_buckets(
+            DayRange(first, last), Period.QUARTER, expr, by_owner=False, by_pipeline=False
+        )
+        return sum((line.pipeline for line in forecast(buckets, by_owner=False, by_pipeline=False)),
+                   Decimal(0))  # fmt: skip
+
+    assert await pipeline_total(date(2026, 1, 31), date(2026, 3, 1)) == 70
+    assert await pipeline_total(date(2026, 2, 1), date(2026, 2, 28)) == 20
+    assert await pipeline_total(date(2026, 2, 15), date(2026, 3, 1)) == 40
+    assert await pipeline_total(date(2026, 1, 1), date(2026, 3, 31)) == 150
+    owner_bob = parse_filter('owner = "bob"', FILTER_SCHEMA)
+    assert await pipeline_total(date(2026, 1, 1), date(2026, 3, 31), owner_bob) == 0
+
+
+def test_ranges_split_into_whole_months_and_cut_edges() -> None:
+    def split(first: date, last: date) -> tuple[list[tuple[date, date]], object]:
+        edges, months = whole_months(DayRange(first, last))
+        return [(edge.first, edge.last) for edge in edges], months
+
+    assert split(date(2026, 1, 1), date(2026, 3, 31)) == ([], (date(2026, 1, 1), date(2026, 3, 1)))
+    assert split(date(2026, 1, 15), date(2026, 3, 10)) == (
+        [(date(2026, 1, 15), date(2026, 1, 31)), (date(2026, 3, 1), date(2026, 3, 10))],
+        (date(2026, 2, 1), date(2026, 2, 1)),
+    )
+    assert split(date(2026, 1, 2), date(2026, 1, 30)) == (
+        [(date(2026, 1, 2), date(2026, 1, 30))],
+        None,
+    )
+    assert split(date(2025, 12, 2), date(2026, 1, 31)) == (
+        [(date(2025, 12, 2), date(2025, 12, 31))],
+        (date(2026, 1, 1), date(2026, 1, 1)),
+    )

@@ -32,7 +32,7 @@ from crm_sales.domain.exchange_rates import (
     rate_text,
 )
 from crm_sales.domain.forecast import ForecastLine, Period
-from crm_sales.domain.money import to_units_nanos
+from crm_sales.domain.money import split_nanos, to_units_nanos
 from crm_sales.domain.opportunities import FILTER_SCHEMA, State
 from crm_sales.domain.reports import DurationSummary, day_range
 from crm_sales.handlers import exchange_rates as rates
@@ -149,15 +149,17 @@ class ForecastServicer(pb_grpc.ForecastServiceServicer):
             by_pipeline=grouping[1],
             currency=currency,
         )
-        return pb.Forecast(
+        result = pb.Forecast(
             period=_PERIOD_ENUMS[period],
             start_date=request.start_date,
             end_date=request.end_date,
             group_by=request.group_by,
             currency_code=currency.target,
             filter=request.filter,
-            lines=[_forecast_line(line) for line in lines],
         )
+        for line in lines:
+            _add_forecast_line(result, line)
+        return result
 
     async def GetFunnelReport(
         self, request: pb.GetFunnelReportRequest, context: ServicerContext
@@ -335,20 +337,28 @@ def _moneys(amounts: Mapping[str, Decimal]) -> list[money_pb2.Money]:
     return [_money(currency, amount) for currency, amount in sorted(amounts.items())]
 
 
-def _forecast_line(line: ForecastLine) -> pb.ForecastLine:
+def _add_forecast_line(forecast: pb.Forecast, line: ForecastLine) -> None:
+    """Fills a new line of `forecast` in place: thousands of lines are built per
+    call, and setting fields of the message itself avoids copying sub-messages."""
     key = line.key
-    return pb.ForecastLine(
-        period_start_date=_date(key.period_start),
+    message = forecast.lines.add(
         owner=key.owner,
         pipeline=f"{PIPELINES}{key.pipeline_id}" if key.pipeline_id else "",
-        weighted_value=_money(key.currency, line.weighted),
-        pipeline_value=_money(key.currency, line.pipeline),
-        best_case_value=_money(key.currency, line.best_case),
-        commit_value=_money(key.currency, line.commit),
-        closed_value=_money(key.currency, line.closed),
         open_count=line.open_count,
         won_count=line.won_count,
     )
+    day = message.period_start_date
+    start = key.period_start
+    day.year, day.month, day.day = start.year, start.month, start.day
+    for money, nanos in (
+        (message.weighted_value, line.weighted_nanos),
+        (message.pipeline_value, line.pipeline_nanos),
+        (message.best_case_value, line.best_case_nanos),
+        (message.commit_value, line.commit_nanos),
+        (message.closed_value, line.closed_nanos),
+    ):
+        money.currency_code = key.currency
+        money.units, money.nanos = split_nanos(nanos)
 
 
 def _stage_duration(

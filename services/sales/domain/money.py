@@ -13,6 +13,8 @@ from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from crm_common.errors import FailedPrecondition, Violations
 
 NANOS = Decimal("0.000000001")
+# Reports sum amounts as integer nanos (units * 1e9 + nanos): exact and fast.
+NANOS_PER_UNIT = 1_000_000_000
 # Amounts beyond this are typing mistakes, and would overflow int64 units.
 AMOUNT_MAX = Decimal("1e15")
 # Reports round to cents; currencies with other minor units still sum exactly.
@@ -72,6 +74,27 @@ def to_units_nanos(amount: Decimal) -> tuple[int, int]:
     return units, nanos
 
 
+def nanos_of(units: int, nanos: int) -> int:
+    """google.type.Money's parts as one integer count of nanos."""
+    return units * NANOS_PER_UNIT + nanos
+
+
+def split_nanos(total: int) -> tuple[int, int]:
+    """An integer count of nanos as google.type.Money's units and nanos (same sign)."""
+    units, nanos = divmod(abs(total), NANOS_PER_UNIT)
+    return (-units, -nanos) if total < 0 else (units, nanos)
+
+
+def divide_half_even(numerator: int, denominator: int) -> int:
+    """`numerator / denominator` (denominator > 0) rounded half to even, as
+    Decimal's ROUND_HALF_EVEN would, without leaving integers."""
+    quotient, remainder = divmod(numerator, denominator)
+    twice = 2 * remainder
+    if twice > denominator or (twice == denominator and quotient % 2):
+        quotient += 1
+    return quotient
+
+
 def parse_rate(text: str) -> Decimal | None:
     """A positive exchange rate written as a decimal string, or None."""
     try:
@@ -92,9 +115,16 @@ class ExchangeRates:
         """`money` in the base currency; FAILED_PRECONDITION when no rate is known."""
         if money.currency == self.base:
             return money
-        rate = self.rates.get(money.currency)
+        return Money(self.base, money.amount * self.rate_of(money.currency))
+
+    def rate_of(self, currency: str) -> Decimal:
+        """What one unit of `currency` is worth in the base; FAILED_PRECONDITION
+        when no rate is known."""
+        if currency == self.base:
+            return Decimal(1)
+        rate = self.rates.get(currency)
         if rate is None:
             raise FailedPrecondition(
-                f"no exchange rate from {money.currency} to {self.base}; add one first"
+                f"no exchange rate from {currency} to {self.base}; add one first"
             )
-        return Money(self.base, money.amount * rate)
+        return rate

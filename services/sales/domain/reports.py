@@ -14,7 +14,7 @@ from itertools import pairwise
 from statistics import median
 
 from crm_common.errors import FailedPrecondition, Violations
-from crm_sales.domain.forecast import Bucket, ForecastLine, LineKey, forecast
+from crm_sales.domain.forecast import PERCENT, Bucket, ForecastLine, LineKey, forecast
 from crm_sales.domain.money import NANOS, ExchangeRates, Money
 from crm_sales.domain.opportunities import StageVisit, State
 from crm_sales.domain.pipelines import Pipeline
@@ -133,25 +133,35 @@ class Conversion:
     def forecast(
         self, buckets: Iterable[Bucket], *, by_owner: bool, by_pipeline: bool
     ) -> list[ForecastLine]:
-        """The forecast in the target currency."""
+        """The forecast in the target currency: each line's sums per currency
+        converted into the base exactly, added up, then divided by the target's
+        rate and rounded to the nano once."""
+        converted: dict[LineKey, tuple[ForecastLine, list[Decimal]]] = {}
         with localcontext() as context:
             context.prec = PRECISION
-            lines = forecast(buckets, by_owner=by_owner, by_pipeline=by_pipeline, rates=self.rates)
-        result = []
-        for line in lines:
-            key = line.key
-            result.append(
-                ForecastLine(
-                    key=LineKey(key.period_start, key.owner, key.pipeline_id, self.target),
-                    pipeline=self._from_base(line.pipeline),
-                    best_case=self._from_base(line.best_case),
-                    commit=self._from_base(line.commit),
-                    closed=self._from_base(line.closed),
-                    weighted=self._from_base(line.weighted),
-                    open_count=line.open_count,
-                    won_count=line.won_count,
-                )
-            )
+            for line in forecast(buckets, by_owner=by_owner, by_pipeline=by_pipeline):
+                key = line.key
+                target = LineKey(key.period_start, key.owner, key.pipeline_id, self.target)
+                if target not in converted:
+                    converted[target] = (ForecastLine(target), [Decimal(0)] * 5)
+                total, in_base = converted[target]
+                total.open_count += line.open_count
+                total.won_count += line.won_count
+                rate = self.rates.rate_of(key.currency)
+                for index, nanos in enumerate(_figures(line)):
+                    in_base[index] += nanos * rate
+            result = []
+            for total, in_base in converted.values():
+                (
+                    total.pipeline_nanos,
+                    total.best_case_nanos,
+                    total.commit_nanos,
+                    total.closed_nanos,
+                    weighted_nanos,
+                ) = (self._nanos_from_base(amount) for amount in in_base)
+                # Whole nanos now: the percent is back as a factor of 100.
+                total.weighted_percent_nanos = weighted_nanos * PERCENT
+                result.append(total)
         return result
 
     def _target_rate(self) -> Decimal:
@@ -164,10 +174,25 @@ class Conversion:
             )
         return rate
 
+    def _nanos_from_base(self, nanos: Decimal) -> int:
+        """Nanos of the base as whole nanos of the target, rounded half to even."""
+        return int((nanos / self._target_rate()).to_integral_value(rounding=ROUND_HALF_EVEN))
+
     def _from_base(self, amount: Decimal) -> Decimal:
         with localcontext() as context:
             context.prec = PRECISION
             return (amount / self._target_rate()).quantize(NANOS, rounding=ROUND_HALF_EVEN)
+
+
+def _figures(line: ForecastLine) -> tuple[int, int, int, int, Decimal]:
+    """Pipeline, best case, commit, closed and weighted, in nanos."""
+    return (
+        line.pipeline_nanos,
+        line.best_case_nanos,
+        line.commit_nanos,
+        line.closed_nanos,
+        Decimal(line.weighted_percent_nanos) / PERCENT,
+    )
 
 
 def in_currency(amounts: Mapping[str, Decimal], conversion: Conversion | None) -> Amounts:

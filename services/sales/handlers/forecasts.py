@@ -1,7 +1,6 @@
 """Use cases for the forecast and the sales reports: read-only, one snapshot each."""
 
 from dataclasses import dataclass
-from decimal import localcontext
 
 from crm_common.errors import NotFound
 from crm_common.filtering import Expr
@@ -11,7 +10,6 @@ from crm_sales.domain.money import ExchangeRates
 from crm_sales.domain.opportunities import State
 from crm_sales.domain.pipelines import Pipeline
 from crm_sales.domain.reports import (
-    PRECISION,
     Amounts,
     Conversion,
     DayRange,
@@ -67,9 +65,7 @@ async def get_forecast(
     if conversion is not None:
         lines = conversion.forecast(buckets, by_owner=by_owner, by_pipeline=by_pipeline)
     else:
-        with localcontext() as context:
-            context.prec = PRECISION
-            lines = forecast(buckets, by_owner=by_owner, by_pipeline=by_pipeline)
+        lines = forecast(buckets, by_owner=by_owner, by_pipeline=by_pipeline)
     check_line_count(len(lines))
     return lines
 

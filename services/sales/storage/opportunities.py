@@ -9,6 +9,9 @@ rounded through float by SQLite.)
 `effective_probability` and `forecast_category` are the values in force
 (the override, else the stage's default), kept current on every write and
 when a stage's default changes, so forecasts read them without joins.
+
+Every write also keeps the funnel's roll-up (crm_sales.storage.funnel) and the
+forecast's (crm_sales.storage.forecast_rollup) current, in its transaction.
 """
 
 from collections.abc import Collection, Sequence
@@ -31,11 +34,14 @@ from sqlalchemy import (
     String,
     Table,
     and_,
+    cast,
     delete,
+    extract,
     func,
     insert,
     not_,
     select,
+    true,
     update,
 )
 from sqlalchemy.exc import IntegrityError
@@ -66,6 +72,14 @@ from crm_sales.domain.opportunities import (
     default_category,
 )
 from crm_sales.domain.pipelines import Pipeline
+from crm_sales.storage.forecast_rollup import (
+    KEY_COLUMNS,
+    SUM_COLUMNS,
+    Cell,
+    ForecastRollup,
+    forecast_cell,
+    forecast_rollup,
+)
 from crm_sales.storage.funnel import FunnelRollup, opportunity_reach, reach_rows
 from crm_sales.storage.pipelines import pipelines, stages
 from crm_sales.storage.tables import metadata
@@ -84,6 +98,20 @@ FORECAST_COLUMNS = [
     "amount_nanos",
     "effective_probability",
 ]
+
+# What `forecast_cell` reads of a stored deal.
+FORECAST_CELL_SOURCE = (
+    "state",
+    "expected_close_date",
+    "close_time",
+    "owner",
+    "pipeline_id",
+    "currency_code",
+    "forecast_category",
+    "amount_units",
+    "amount_nanos",
+    "effective_probability",
+)
 
 opportunities = Table(
     "opportunities",
@@ -263,26 +291,32 @@ class OpportunityRepository:
         return (await self._with_children([row]))[0] if row else None
 
     async def add(self, opportunity: Opportunity, pipeline: Pipeline) -> None:
+        row = _row(opportunity, pipeline)
         try:
-            await self._session.execute(insert(opportunities).values(_row(opportunity, pipeline)))
+            await self._session.execute(insert(opportunities).values(row))
         except IntegrityError as error:
             raise AlreadyExists(f"{opportunity.name} already exists") from error
         await self._write_children(opportunity)
         await self._follow_reach(opportunity, pipeline, [])
+        await ForecastRollup(self._session).move(None, forecast_cell(row))
 
     async def save(
         self, opportunity: Opportunity, pipeline: Pipeline, expected_version: int
     ) -> None:
+        # Read before the update; a concurrent change fails the version check below.
+        old_cell = await self._forecast_cell_of(opportunity.id)
+        row = _row(opportunity, pipeline)
         result = await self._session.execute(
             update(opportunities)
             .where(
                 opportunities.c.id == opportunity.id,
                 opportunities.c.version == expected_version,
             )
-            .values(_row(opportunity, pipeline))
+            .values(row)
         )
         if result.rowcount != 1:
             raise Aborted(f"{opportunity.name} was changed concurrently; retry")
+        await ForecastRollup(self._session).move(old_cell, forecast_cell(row))
         for table in (opportunity_stage_history, opportunity_people, opportunity_tags):
             await self._session.execute(
                 delete(table).where(table.c.opportunity_id == opportunity.id)
@@ -294,6 +328,7 @@ class OpportunityRepository:
     async def delete(self, opportunity_id: str) -> None:
         rollup = FunnelRollup(self._session)
         await rollup.replace(opportunity_id, await rollup.reach_of(opportunity_id), [])
+        await ForecastRollup(self._session).move(await self._forecast_cell_of(opportunity_id), None)
         await self._session.execute(
             delete(opportunities).where(opportunities.c.id == opportunity_id)
         )
@@ -340,9 +375,11 @@ class OpportunityRepository:
     async def follow_stage_defaults(self, pipeline: Pipeline) -> None:
         """Open deals without an override take their stage's (new) default
         probability, and the forecast category that follows from it. Their
-        representation changes, so do their versions."""
+        representation changes, so do their versions; the pipeline's forecast
+        cells are summed afresh when any deal changed."""
+        changed = 0
         for stage in pipeline.stages:
-            await self._session.execute(
+            result = await self._session.execute(
                 update(opportunities)
                 .where(
                     opportunities.c.pipeline_id == pipeline.id,
@@ -361,6 +398,16 @@ class OpportunityRepository:
                     update_time=pipeline.update_time,
                 )
             )
+            changed += result.rowcount
+        if changed:
+            await self.rebuild_forecast_rollup(pipeline.id)
+
+    async def rebuild_forecast_rollup(self, pipeline_id: str | None = None) -> None:
+        """The forecast roll-up's cells of one pipeline (or all) summed afresh
+        from the deals (crm_sales.storage.forecast_rollup)."""
+        await ForecastRollup(self._session).clear(pipeline_id)
+        for statement in forecast_rollup_statements(self._postgres, pipeline_id):
+            await self._session.execute(statement)
 
     async def follow_stage_order(self, pipeline: Pipeline) -> None:
         """After the pipeline's stages were reordered: each deal's furthest
@@ -372,6 +419,18 @@ class OpportunityRepository:
             .values(furthest_position=furthest_position_in(opportunity_reach.c))
         )
         await FunnelRollup(self._session).rebuild(pipeline.id)
+
+    async def _forecast_cell_of(self, opportunity_id: str) -> Cell | None:
+        """The forecast cell the deal counts in as stored now."""
+        query = select(*(opportunities.c[name] for name in FORECAST_CELL_SOURCE)).where(
+            opportunities.c.id == opportunity_id
+        )
+        row = (await self._session.execute(query)).first()
+        return None if row is None else forecast_cell(row._mapping)
+
+    @property
+    def _postgres(self) -> bool:
+        return self._session.get_bind().dialect.name == "postgresql"
 
     async def _follow_reach(
         self, opportunity: Opportunity, pipeline: Pipeline, old: list[dict[str, Any]]
@@ -480,6 +539,47 @@ def furthest_position_in(reach: Any) -> Any:
         )
         .scalar_subquery()
     )
+
+
+def forecast_rollup_statements(postgres: bool, pipeline_id: str | None) -> list[Any]:
+    """INSERT INTO forecast_rollup the deals (of one pipeline) summed per cell,
+    as `forecast_cell` counts them: open ones by expected close month, won ones
+    by UTC close month."""
+    deals = opportunities.c
+    close_time = func.timezone("UTC", deals.close_time) if postgres else deals.close_time
+    scope = true() if pipeline_id is None else deals.pipeline_id == pipeline_id
+    return [
+        _summed_cells(
+            deals.expected_close_date,
+            and_(scope, deals.state == int(State.OPEN), deals.expected_close_date.is_not(None)),
+        ),
+        _summed_cells(
+            close_time,
+            and_(scope, deals.state == int(State.WON), deals.close_time.is_not(None)),
+        ),
+    ]
+
+
+def _summed_cells(day: ColumnElement[Any], where: ColumnElement[bool]) -> Any:
+    # Grouped in a subquery: PostgreSQL would not match the bound 100 in SELECT and GROUP BY.
+    deals = opportunities.c
+    percent = deals.effective_probability
+    month = cast(extract("year", day), Integer) * 100 + cast(extract("month", day), Integer)
+    inner = select(
+        month.label("month"),
+        *(deals[name] for name in KEY_COLUMNS[1:]),
+        deals.amount_units,
+        deals.amount_nanos,
+        (deals.amount_units * percent).label("weighted_units"),
+        # Nanos times percent passes 2^31: PostgreSQL's INTEGER product would overflow.
+        (cast(deals.amount_nanos, BigInteger) * percent).label("weighted_nanos"),
+    ).where(where)
+    sub = inner.subquery()
+    keys = [sub.c[name] for name in KEY_COLUMNS]
+    summed = select(
+        *keys, func.count(), *(func.sum(sub.c[name]) for name in SUM_COLUMNS[1:])
+    ).group_by(*keys)
+    return insert(forecast_rollup).from_select([*KEY_COLUMNS, *SUM_COLUMNS], summed)
 
 
 def _key_value(row: Row[Any], field: str) -> Any:

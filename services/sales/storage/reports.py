@@ -40,7 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm_common.filtering import Expr
 from crm_common.storage.filter_sql import filter_clause
 from crm_sales.domain.forecast import Bucket, Period, period_start
-from crm_sales.domain.money import NANOS
+from crm_sales.domain.money import NANOS, nanos_of
 from crm_sales.domain.opportunities import ForecastCategory, State
 from crm_sales.domain.reports import (
     ClosedBucket,
@@ -53,6 +53,7 @@ from crm_sales.domain.reports import (
     summarise,
 )
 from crm_sales.storage.close_reasons import close_reasons
+from crm_sales.storage.forecast_rollup import ForecastRollup
 from crm_sales.storage.funnel import FunnelRollup
 from crm_sales.storage.opportunities import (
     FILTER_BINDINGS,
@@ -90,8 +91,37 @@ class ReportQueries:
         by_pipeline: bool,
     ) -> list[Bucket]:
         """Open deals by expected close date and won deals by close day, summed per
-        month, currency and forecast category (and owner, pipeline when asked)."""
+        period, currency and forecast category (and owner, pipeline when asked).
+
+        Without a filter, the whole months of the range are read from the
+        forecast roll-up (crm_sales.storage.forecast_rollup) and only the days
+        of months the range cuts from the deals; a filter needs the deals."""
         await self._snapshot()
+        if expr is not None:
+            return await self._deal_buckets(
+                days, period, expr, by_owner=by_owner, by_pipeline=by_pipeline
+            )
+        edges, months = whole_months(days)
+        buckets = []
+        if months is not None:
+            buckets += await ForecastRollup(self._session).buckets(
+                *months, period, by_owner=by_owner, by_pipeline=by_pipeline
+            )
+        for edge in edges:
+            buckets += await self._deal_buckets(
+                edge, period, None, by_owner=by_owner, by_pipeline=by_pipeline
+            )
+        return buckets
+
+    async def _deal_buckets(
+        self,
+        days: DayRange,
+        period: Period,
+        expr: Expr | None,
+        *,
+        by_owner: bool,
+        by_pipeline: bool,
+    ) -> list[Bucket]:
         scope = filter_clause(expr, FILTER_BINDINGS)
         open_deals = and_(
             scope,
@@ -149,8 +179,8 @@ class ReportQueries:
                         currency=row.currency_code,
                         state=State(row.state),
                         category=ForecastCategory(row.forecast_category),
-                        amount=_amount(row[8], row[9]),
-                        weighted=_amount(row[10], row[11]) / 100,
+                        amount_nanos=nanos_of(int(row[8]), int(row[9])),
+                        weighted_percent_nanos=nanos_of(int(row[10]), int(row[11])),
                         count=row[7],
                     )
                 )
@@ -284,6 +314,26 @@ class ReportQueries:
 
     def _utc(self, instant: ColumnElement[Any]) -> ColumnElement[Any]:
         return func.timezone("UTC", instant) if self._postgres else instant
+
+
+def whole_months(days: DayRange) -> tuple[list[DayRange], tuple[date, date] | None]:
+    """The range split into the days of the months it cuts (at most one at each
+    end) and the first days of its first and last whole months (None if none)."""
+    first = days.first if days.first.day == 1 else _next_month(days.first)
+    month_end = _next_month(days.last) - timedelta(days=1)
+    last = days.last if days.last == month_end else days.last.replace(day=1) - timedelta(days=1)
+    if first > last:
+        return [days], None
+    edges = []
+    if days.first < first:
+        edges.append(DayRange(days.first, first - timedelta(days=1)))
+    if last < days.last:
+        edges.append(DayRange(last + timedelta(days=1), days.last))
+    return edges, (first, last.replace(day=1))
+
+
+def _next_month(day: date) -> date:
+    return date(day.year + day.month // 12, day.month % 12 + 1, 1)
 
 
 def _periods(day: ColumnElement[Any], period: Period) -> list[ColumnElement[int]]:
