@@ -1,11 +1,20 @@
 """Shared fixtures: one real NATS and one real PostgreSQL server per test session."""
 
+import os
 from collections.abc import Iterator
 
 import pytest
 
-from crm_cli.servers import NatsServer, PostgresServer
+from crm_cli.servers import FREE_PORTS_ENV, NatsServer, PostgresServer
 from tests.integration.harness import ADMIN_TOKEN, AUTH_ENV
+
+# Each xdist worker ("gw0", "gw1", ...) picks the ports of the servers it starts
+# from a range of its own, between 10000 and the kernel's ephemeral ports (32768).
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+if _WORKER.startswith("gw"):
+    _span = 22_000 // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    _first = 10_000 + _span * int(_WORKER.removeprefix("gw"))
+    os.environ.setdefault(FREE_PORTS_ENV, f"{_first}-{_first + _span - 1}")
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -15,7 +15,14 @@ from nats.js.errors import NoStreamResponseError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from crm_cli.servers import NatsServer, PostgresServer, ServerError, free_port, nats_cluster
+from crm_cli.servers import (
+    FREE_PORTS_ENV,
+    NatsServer,
+    PostgresServer,
+    ServerError,
+    free_port,
+    nats_cluster,
+)
 
 # Seconds a replicated stream may take to elect a new leader after a loss.
 ELECTION_GRACE = 15.0
@@ -52,6 +59,16 @@ def own_nats(tmp_path: Path) -> Iterator[NatsServer]:
 
 def test_free_port_is_bindable() -> None:
     assert 0 < free_port() < 65536
+
+
+def test_free_ports_come_from_the_given_range_and_not_twice_in_a_row(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(FREE_PORTS_ENV, "9100-9109")
+    ports = [free_port() for _ in range(10)]
+    assert sorted(ports) == list(range(9100, 9110))
+    with pytest.raises(ServerError, match="no free port"):
+        free_port()
 
 
 async def test_nats_accepts_jetstream_publish(nats_server: NatsServer) -> None:

@@ -7,9 +7,11 @@ its own shell recipe. Nothing here depends on pytest.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import os
 import pwd
+import random
 import re
 import shutil
 import signal
@@ -37,11 +39,37 @@ class ServerError(RuntimeError):
     """A server binary is missing, failed to start, or failed to stop."""
 
 
+# The ports free_port handed out last in this process: a server may not have
+# bound one yet, so it is not handed out again soon.
+_HANDED_OUT: collections.deque[int] = collections.deque(maxlen=256)
+FREE_PORTS_ENV = "CRM_FREE_PORTS"
+
+
 def free_port() -> int:
-    """A TCP port nothing listens on right now (another process may still take it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((LOOPBACK, 0))
-        return int(sock.getsockname()[1])
+    """A TCP port nothing listens on right now (another process may still take it).
+
+    With $CRM_FREE_PORTS ("LOW-HIGH") the port comes from that range, and never
+    twice in a row from one process: parallel test workers each get a range of their own
+    below the kernel's ephemeral ports, so no two of them pick the same port in
+    the moment before its server binds it.
+    """
+    span = os.environ.get(FREE_PORTS_ENV, "")
+    if not span:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind((LOOPBACK, 0))
+            return int(sock.getsockname()[1])
+    low, high = (int(bound) for bound in span.split("-"))
+    for port in random.sample(range(low, high + 1), k=high + 1 - low):
+        if port in _HANDED_OUT:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind((LOOPBACK, port))
+            except OSError:
+                continue
+        _HANDED_OUT.append(port)
+        return port
+    raise ServerError(f"no free port left in {FREE_PORTS_ENV}={span}")
 
 
 def log_tail(path: Path, lines: int = 40) -> str:

@@ -55,6 +55,9 @@ from crm_common.tracing import configure_tracing, tracer
 log = logging.getLogger(__name__)
 
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+# grpc sets SO_REUSEPORT by default, so a second process on a taken port would
+# silently share it with the first and get some of its calls: refuse instead.
+NO_SHARED_PORT = ("grpc.so_reuseport", 0)
 # The health name a liveness probe asks for: SERVING while the process answers
 # at all. Readiness ("" and each service) also follows the database and NATS,
 # and restarting a process does not bring either back.
@@ -152,6 +155,7 @@ async def serve(spec: ServiceSpec, settings: ServiceSettings, suite: SuiteSettin
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+            NO_SHARED_PORT,
         ],
     )
     health = health_aio.HealthServicer()
@@ -354,10 +358,12 @@ async def _serve_probes(health: health_aio.HealthServicer, address: str) -> grpc
     speak TLS, and this port answers nothing else. None when no address is set."""
     if not address:
         return None
-    probes = grpc.aio.server()
+    probes = grpc.aio.server(options=[NO_SHARED_PORT])
     health_pb2_grpc.add_HealthServicer_to_server(health, probes)
-    if probes.add_insecure_port(address) == 0:
-        raise SystemExit(f"cannot listen on {address} for health probes")
+    try:
+        probes.add_insecure_port(address)
+    except RuntimeError:
+        raise SystemExit(f"cannot listen on {address} for health probes") from None
     await probes.start()
     return probes
 

@@ -86,9 +86,12 @@ def channel_credentials(settings: SuiteSettings) -> grpc.ChannelCredentials | No
 def listen(server: grpc.aio.Server, address: str, settings: SuiteSettings) -> int:
     """Adds the listening port, secure when the settings say so; 0 if it cannot bind."""
     credentials = server_credentials(settings)
-    if credentials is None:
-        return server.add_insecure_port(address)
-    return server.add_secure_port(address, credentials)
+    try:
+        if credentials is None:
+            return server.add_insecure_port(address)
+        return server.add_secure_port(address, credentials)
+    except RuntimeError:  # how grpc reports a port it cannot bind without SO_REUSEPORT
+        return 0
 
 
 def aio_channel(
