@@ -8,28 +8,14 @@ import grpc
 from google.protobuf.message import Message
 
 from crm_common.audit.context import Call, serving
-from crm_common.grpc.handlers import wrap_handler
+from crm_common.grpc.handlers import MethodWrappingInterceptor, wrap_handler
 
 
-class CallContextInterceptor(grpc.aio.ServerInterceptor):
-    def __init__(self) -> None:
-        self._wrapped: dict[str, grpc.RpcMethodHandler] = {}
-
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
-        handler = await continuation(handler_call_details)
-        method = handler_call_details.method
-        if handler is None:
-            return handler
-        # The same handler serves every call of a method: wrap it once.
-        if method not in self._wrapped:
-            self._wrapped[method] = wrap_handler(
-                handler, partial(_unary, method=method), partial(_streamed, method=method)
-            )
-        return self._wrapped[method]
+class CallContextInterceptor(MethodWrappingInterceptor):
+    def wrap(self, handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
+        return wrap_handler(
+            handler, partial(_unary, method=method), partial(_streamed, method=method)
+        )
 
 
 def _call(method: str, request: Any, context: grpc.aio.ServicerContext) -> Call:

@@ -23,7 +23,7 @@ import grpc
 from crm_common.auth.principal import Principal, acting_as
 from crm_common.auth.roles import Permission
 from crm_common.auth.tokens import AuthenticationError, TokenVerifier
-from crm_common.grpc.handlers import wrap_handler
+from crm_common.grpc.handlers import MethodWrappingInterceptor, wrap_handler
 
 log = logging.getLogger(__name__)
 
@@ -86,28 +86,19 @@ def bearer_token(metadata: Any) -> str:
     return value[len(_BEARER) :].strip()
 
 
-class AuthInterceptor(grpc.aio.ServerInterceptor):
+class AuthInterceptor(MethodWrappingInterceptor):
     def __init__(self, verifier: TokenVerifier, permissions: Mapping[str, Permission]) -> None:
+        super().__init__()
         self._verifier = verifier
         self._permissions = dict(permissions)
-        self._wrapped: dict[str, grpc.RpcMethodHandler] = {}
 
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
-        handler = await continuation(handler_call_details)
-        method = handler_call_details.method
-        if handler is None or method.startswith(OPEN_SERVICES):
+    def wrap(self, handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
+        if method.startswith(OPEN_SERVICES):
             return handler
-        # The same handler serves every call of a method: wrap it once.
-        if method not in self._wrapped:
-            gate = _MethodGate(method, self._permissions.get(method), self._verifier)
-            self._wrapped[method] = wrap_handler(
-                handler, partial(_guard_unary, gate=gate), partial(_guard_stream, gate=gate)
-            )
-        return self._wrapped[method]
+        gate = _MethodGate(method, self._permissions.get(method), self._verifier)
+        return wrap_handler(
+            handler, partial(_guard_unary, gate=gate), partial(_guard_stream, gate=gate)
+        )
 
 
 def _guard_unary(

@@ -25,7 +25,7 @@ from crm_common.errors import (
     PermissionDenied,
     Unavailable,
 )
-from crm_common.grpc.handlers import wrap_handler
+from crm_common.grpc.handlers import MethodWrappingInterceptor, wrap_handler
 from crm_common.grpc.request_checks import check_request
 
 log = logging.getLogger(__name__)
@@ -101,25 +101,11 @@ async def _abort_for(error: Exception, context: grpc.aio.ServicerContext, method
     await context.abort(grpc.StatusCode.INTERNAL, "internal error")
 
 
-class ErrorMappingInterceptor(grpc.aio.ServerInterceptor):
-    def __init__(self) -> None:
-        self._wrapped: dict[str, grpc.RpcMethodHandler] = {}
-
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
-        handler = await continuation(handler_call_details)
-        method = handler_call_details.method
-        if handler is None:
-            return handler
-        # The same handler serves every call of a method: wrap it once.
-        if method not in self._wrapped:
-            self._wrapped[method] = wrap_handler(
-                handler, partial(_guard_unary, method=method), partial(_guard_stream, method=method)
-            )
-        return self._wrapped[method]
+class ErrorMappingInterceptor(MethodWrappingInterceptor):
+    def wrap(self, handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
+        return wrap_handler(
+            handler, partial(_guard_unary, method=method), partial(_guard_stream, method=method)
+        )
 
 
 def _guard_unary(

@@ -22,7 +22,7 @@ import grpc
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from crm_common import metrics
-from crm_common.grpc.handlers import wrap_handler
+from crm_common.grpc.handlers import MethodWrappingInterceptor, wrap_handler
 from crm_common.tracing import context_from_metadata, inject, tracer
 
 log = logging.getLogger(__name__)
@@ -102,28 +102,14 @@ def _final_code(context: grpc.aio.ServicerContext) -> grpc.StatusCode:
     return context.code() or grpc.StatusCode.OK
 
 
-class TelemetryInterceptor(grpc.aio.ServerInterceptor):
-    def __init__(self) -> None:
-        self._wrapped: dict[str, grpc.RpcMethodHandler] = {}
-
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
-        handler = await continuation(handler_call_details)
-        if handler is None:
-            return handler
-        method = handler_call_details.method
-        # The same handler serves every call of a method: wrap it once.
-        if method not in self._wrapped:
-            telemetry = _MethodTelemetry(method)
-            self._wrapped[method] = wrap_handler(
-                handler,
-                partial(_observe_unary, telemetry=telemetry),
-                partial(_observe_stream, telemetry=telemetry),
-            )
-        return self._wrapped[method]
+class TelemetryInterceptor(MethodWrappingInterceptor):
+    def wrap(self, handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
+        telemetry = _MethodTelemetry(method)
+        return wrap_handler(
+            handler,
+            partial(_observe_unary, telemetry=telemetry),
+            partial(_observe_stream, telemetry=telemetry),
+        )
 
 
 def _observe_unary(
