@@ -54,6 +54,7 @@ from bench.run import machine
 from bench.scale import (
     columns,
     drop_secondary_indexes,
+    finish_load,
     interrupt,
     record,
     start_service,
@@ -557,18 +558,7 @@ async def seed(dsn: str, total: int, helpdesk: Helpdesk, now: datetime) -> Seede
         await connection.execute("SELECT setval('ticket_number_seq', $1)", 999 + total)
         seconds["load"] = time.perf_counter() - began
 
-        began = time.perf_counter()
-        await connection.execute("SET maintenance_work_mem = '512MB'")
-        for index in indexes:
-            await connection.execute(index["definition"])
-        seconds["indexes"] = time.perf_counter() - began
-        say(f"rebuilt {len(indexes)} indexes in {seconds['indexes']:.0f} s")
-
-        began = time.perf_counter()
-        await connection.execute(f"VACUUM (ANALYZE) {', '.join(names)}")
-        await connection.execute("CHECKPOINT")
-        seconds["vacuum_analyze"] = time.perf_counter() - began
-        say(f"VACUUM ANALYZE and CHECKPOINT in {seconds['vacuum_analyze']:.0f} s")
+        await finish_load(connection, names, indexes, seconds, say)
 
         result = Seeded(total, rows, seconds)
         for name in names:
