@@ -9,6 +9,7 @@ from crm_common.errors import Violations
 from crm_common.filtering import FilterField, FilterSchema
 from crm_common.pagination import SortKey
 from crm_common.validation import (
+    apply_changes,
     check_count,
     check_id,
     check_length,
@@ -91,10 +92,7 @@ class Agent:
 
     def update(self, changes: dict[str, Any], now: datetime) -> list[str]:
         """Applies the changed fields; returns the names of those that really changed."""
-        violations = Violations()
-        merged = normalise_agent(replace(self.details, **changes), violations)
-        violations.raise_if_any()
-        changed = [name for name in changes if getattr(merged, name) != getattr(self.details, name)]
+        merged, changed = apply_changes(self.details, changes, normalise_agent)
         if changed:
             self.details = merged
             self.update_time = now
@@ -186,10 +184,7 @@ class Group:
 
     def update(self, changes: dict[str, Any], now: datetime) -> list[str]:
         """Applies the changed fields; returns the names of those that really changed."""
-        violations = Violations()
-        merged = normalise_group(replace(self.details, **changes), violations)
-        violations.raise_if_any()
-        changed = [name for name in changes if getattr(merged, name) != getattr(self.details, name)]
+        merged, changed = apply_changes(self.details, changes, normalise_group)
         if changed:
             self.details = merged
             self.update_time = now

@@ -11,7 +11,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from crm_common.errors import Violations
-from crm_common.validation import check_count, check_id, check_length, normalise_tags
+from crm_common.validation import (
+    apply_changes,
+    check_count,
+    check_id,
+    check_length,
+    normalise_tags,
+)
 from crm_support.domain.sla_calendars import CALENDARS
 from crm_support.domain.sla_state import SlaMetric
 from crm_support.domain.tickets import (
@@ -134,10 +140,7 @@ class SlaPolicy:
 
     def update(self, changes: Mapping[str, Any], now: datetime) -> list[str]:
         """Applies the changes; returns the names of the fields that really changed."""
-        violations = Violations()
-        merged = normalise(replace(self.spec, **changes), violations)
-        violations.raise_if_any()
-        changed = [name for name in changes if getattr(merged, name) != getattr(self.spec, name)]
+        merged, changed = apply_changes(self.spec, dict(changes), normalise)
         if changed:
             self.spec = merged
             self.update_time = now

@@ -11,6 +11,7 @@ from crm_common.errors import AlreadyExists, FailedPrecondition, Violations
 from crm_common.filtering import FilterField, FilterSchema
 from crm_common.pagination import SortKey
 from crm_common.validation import (
+    apply_changes,
     check_count,
     check_id,
     check_length,
@@ -196,11 +197,8 @@ class Ticket:
             raise FailedPrecondition(f"{self.name} is closed; closed tickets cannot change")
         changes = dict(changes)
         status = changes.pop("status", self.status)
-        violations = Violations()
-        merged = normalise(replace(self.details, **changes), violations)
-        violations.raise_if_any()
+        merged, changed = apply_changes(self.details, changes, normalise)
         check_transition(self.name, self.status, status)
-        changed = [name for name in changes if getattr(merged, name) != getattr(self.details, name)]
         if status != self.status:
             changed.append("status")
             self.status = status
