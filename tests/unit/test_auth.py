@@ -29,6 +29,7 @@ from crm_common.auth.roles import (
     by_method_path,
 )
 from crm_common.auth.tokens import (
+    LEEWAY_SECONDS,
     AuthConfigError,
     AuthenticationError,
     TokenVerifier,
@@ -121,6 +122,21 @@ def test_a_token_failing_a_claim_check_is_refused(overrides: dict, reason: str) 
     body = {k: v for k, v in claims(**overrides).items() if v is not None}
     with pytest.raises(AuthenticationError, match=reason):
         hs256_verifier(secret).verify(jwt.encode(body, secret, algorithm="HS256"))
+
+
+def test_a_remembered_token_is_refused_once_it_expires() -> None:
+    secret = new_dev_secret()
+    verifier = hs256_verifier(secret)
+    # Valid, the leeway included, for one to two more seconds (whole-second claims).
+    issued = time.time() - LEEWAY_SECONDS - 60 + 2
+    token = mint_token(
+        secret, "ada", [SALES], issuer=ISSUER, audience=AUDIENCE, ttl_seconds=60, now=issued
+    )
+    assert verifier.verify(token).subject == "ada"
+    assert verifier.verify(token).subject == "ada"  # remembered
+    time.sleep(2.1)
+    with pytest.raises(AuthenticationError, match="expired"):
+        verifier.verify(token)
 
 
 def test_a_token_signed_otherwise_or_not_at_all_is_refused() -> None:

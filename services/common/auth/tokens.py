@@ -36,6 +36,8 @@ REQUIRED_CLAIMS = ("exp", "sub", "iss", "aud")
 DEV_SECRET_MIN_BYTES = 32
 _ASYMMETRIC = frozenset({"RS256", "ES256"})
 _JWKS_RELOAD_SECONDS = 30.0
+# Verified tokens remembered: a client sends the same token with every call.
+_VERIFIED_CACHE_SIZE = 10_000
 
 
 class AuthenticationError(Exception):
@@ -45,6 +47,19 @@ class AuthenticationError(Exception):
 
 class AuthConfigError(Exception):
     """The auth settings cannot work; the service must not start."""
+
+
+@dataclass(frozen=True)
+class _Verified:
+    """A token that verified: whom it names, and the times it is valid between
+    (the leeway included), the only checks that change while it is remembered."""
+
+    principal: Principal
+    valid_from: float
+    valid_until: float
+
+    def holds_at(self, now: float) -> bool:
+        return self.valid_from <= now < self.valid_until
 
 
 @dataclass(frozen=True)
@@ -70,6 +85,7 @@ class TokenVerifier:
         self._jwks_file = jwks_file
         self._jwks: list[VerificationKey] = _read_jwks(jwks_file) if jwks_file else []
         self._jwks_read_at = time.monotonic()
+        self._verified: dict[str, _Verified] = {}
         if not self._static and not self._jwks:
             raise AuthConfigError(
                 "no key to verify tokens with: set CRM_AUTH_PUBLIC_KEY_FILE or "
@@ -78,6 +94,25 @@ class TokenVerifier:
             )
 
     def verify(self, token: str) -> Principal:
+        """The principal; a token seen before costs a dictionary lookup and a
+        clock check instead of parsing and a signature check."""
+        verified = self._verified.get(token)
+        if verified is not None and verified.holds_at(time.time()):
+            return verified.principal
+        principal, claims = self._verify(token)
+        self._remember(token, principal, claims)
+        return principal
+
+    def _remember(self, token: str, principal: Principal, claims: dict[str, Any]) -> None:
+        if len(self._verified) >= _VERIFIED_CACHE_SIZE:
+            del self._verified[next(iter(self._verified))]  # the oldest
+        # As PyJWT compares them: whole seconds, each with the leeway.
+        not_before = max(int(claims.get(claim, 0)) for claim in ("nbf", "iat"))
+        self._verified[token] = _Verified(
+            principal, not_before - LEEWAY_SECONDS, int(claims["exp"]) + LEEWAY_SECONDS
+        )
+
+    def _verify(self, token: str) -> tuple[Principal, dict[str, Any]]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
@@ -88,13 +123,14 @@ class TokenVerifier:
                 "the bearer token is signed with a key or algorithm this service does not accept"
             )
         claims = self._decode(token, candidates)
-        return _principal(claims)
+        return _principal(claims), claims
 
     def _keys_for(self, algorithm: object, key_id: object) -> list[VerificationKey]:
         found = _matching([*self._static, *self._jwks], algorithm, key_id)
         if not found and key_id and self._jwks_file and self._jwks_stale():
             self._jwks = _read_jwks(self._jwks_file)
             self._jwks_read_at = time.monotonic()
+            self._verified.clear()  # a key may have gone: tokens it signed must verify again
             found = _matching(self._jwks, algorithm, key_id)
         return found
 

@@ -40,7 +40,13 @@ def wrap_handler(
 class MethodWrappingInterceptor(grpc.aio.ServerInterceptor):
     """A server interceptor that wraps a method's handler on its first call and
     serves every later call of the method with that wrapper: the same handler
-    serves every call of a method."""
+    serves every call of a method.
+
+    A later call does not even ask the interceptors after this one: what they
+    answered on the first call (their own wrappers around the same handler) is
+    inside the wrapper, so the chain costs one lookup a call however long it is.
+    That holds while every interceptor after this one is a MethodWrappingInterceptor.
+    """
 
     def __init__(self) -> None:
         self._wrapped: dict[str, grpc.RpcMethodHandler] = {}
@@ -50,13 +56,15 @@ class MethodWrappingInterceptor(grpc.aio.ServerInterceptor):
         continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler:
+        method = handler_call_details.method
+        wrapped = self._wrapped.get(method)
+        if wrapped is not None:
+            return wrapped
         handler = await continuation(handler_call_details)
         if handler is None:
             return handler
-        method = handler_call_details.method
-        if method not in self._wrapped:
-            self._wrapped[method] = self.wrap(handler, method)
-        return self._wrapped[method]
+        wrapped = self._wrapped[method] = self.wrap(handler, method)
+        return wrapped
 
     def wrap(self, handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
         """The handler that serves `method` (`/package.Service/Method`) from now on."""

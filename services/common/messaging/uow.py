@@ -21,6 +21,10 @@ from crm_common.messaging.envelope import OutgoingEvent, seal, subject_for
 from crm_common.messaging.tables import audit_entries, outbox
 from crm_common.tracing import current_traceparent
 
+# Built once rather than per commit: SQLAlchemy keys its compiled cache by them.
+_INSERT_AUDIT_ENTRIES = insert(audit_entries)
+_INSERT_OUTBOX = insert(outbox)
+
 
 class UnitOfWork:
     def __init__(
@@ -64,7 +68,7 @@ class UnitOfWork:
             executed = take_writes(self.session)  # before the outbox row, which is no change
             entries = audit_rows(self._events, executed, self._audited, actor, now)
             if entries:
-                await self.session.execute(insert(audit_entries), entries)
+                await self.session.execute(_INSERT_AUDIT_ENTRIES, entries)
         if self._events:
             traceparent = current_traceparent()
             rows = []
@@ -79,7 +83,7 @@ class UnitOfWork:
                         "traceparent": traceparent,
                     }
                 )
-            await self.session.execute(insert(outbox), rows)
+            await self.session.execute(_INSERT_OUTBOX, rows)
         await self.session.commit()
         if self._audited is not None:
             track_writes(self.session)  # a handler may go on and commit again

@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import DateTime, Dialect, event, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -13,6 +14,11 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.types import TypeDecorator
+
+from crm_common.storage.sqlite_driver import one_trip_connector
+
+# Each backend's INSERT, the one that can say ON CONFLICT, by dialect name.
+DIALECT_INSERTS = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
 
 
 def is_sqlite(url: str) -> bool:
@@ -28,12 +34,19 @@ def create_engine(url: str) -> AsyncEngine:
             pool_pre_ping=True,
             connect_args={"server_settings": _POSTGRES_SESSION},
         )
-    database = make_url(url).database
+    parsed = make_url(url)
+    database = parsed.database
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
     # One connection: SQLite has a single writer anyway, and queueing in
     # asyncio is fairer and cheaper than SQLite's busy-wait on a locked file.
-    engine = create_async_engine(url, pool_size=1, max_overflow=0, pool_timeout=60)
+    engine = create_async_engine(
+        url,
+        pool_size=1,
+        max_overflow=0,
+        pool_timeout=60,
+        async_creator=one_trip_connector(parsed),
+    )
     event.listen(engine.sync_engine, "connect", _tune_sqlite)
     return engine
 

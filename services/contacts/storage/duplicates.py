@@ -72,6 +72,11 @@ def match_key_rows(
 async def write_match_keys(session: AsyncSession, person: Person) -> None:
     """Replaces the person's keys with those of its current emails and phones."""
     await delete_match_keys(session, person.id)
+    await insert_match_keys(session, person)
+
+
+async def insert_match_keys(session: AsyncSession, person: Person) -> None:
+    """The keys of a person who has none yet (a new one, or after delete_match_keys)."""
     details = person.details
     rows = match_key_rows(
         person.id,
