@@ -5,7 +5,7 @@ from google.rpc import error_details_pb2, status_pb2
 from sqlalchemy.exc import DBAPIError
 
 from crm_common.errors import InvalidArgument, Violations
-from crm_common.grpc.errors import _lost_a_race, status_for
+from crm_common.grpc.errors import _lost_a_race, _lost_the_database, status_for
 
 
 class _PgError(Exception):
@@ -24,6 +24,14 @@ def test_deadlocks_and_serialization_failures_are_races(sqlstate: str, retryable
 
 def test_other_errors_are_not_races() -> None:
     assert not _lost_a_race(RuntimeError("boom"))
+
+
+def test_a_lost_or_refused_database_connection_is_an_outage() -> None:
+    lost = DBAPIError("SELECT 1", {}, OSError("connection reset"), connection_invalidated=True)
+    assert _lost_the_database(lost)
+    assert _lost_the_database(ConnectionRefusedError(111, "refused"))
+    assert not _lost_the_database(DBAPIError("SELECT 1", {}, _PgError("23505")))
+    assert not _lost_the_database(RuntimeError("boom"))
 
 
 def test_a_flood_of_violations_is_cut_to_fit_a_trailer() -> None:

@@ -90,10 +90,21 @@ def _bad_request(error: InvalidArgument) -> error_details_pb2.BadRequest:
     return bad_request
 
 
+def _lost_the_database(error: Exception) -> bool:
+    """The database went away (restarted, failed over, unreachable): nothing
+    was written, and the pool replaces its connections for the next call."""
+    if isinstance(error, DBAPIError):
+        return error.connection_invalidated
+    return isinstance(error, ConnectionError)
+
+
 async def _abort_for(error: Exception, context: grpc.aio.ServicerContext, method: str) -> None:
     if _lost_a_race(error):
         log.warning("transaction lost a race", extra={"method": method, "error": repr(error)})
         error = Aborted("the change raced a concurrent one and was not applied; retry")
+    elif _lost_the_database(error):
+        log.warning("database connection lost", extra={"method": method, "error": repr(error)})
+        error = Unavailable("the database is unreachable; retry")
     if isinstance(error, DomainError):
         status = status_for(error)
         await context.abort(status.code, status.details, status.trailing_metadata)

@@ -18,6 +18,10 @@ from sqlalchemy.types import TypeDecorator
 from crm_common.storage.sqlite_driver import one_trip_connector
 
 # Each backend's INSERT, the one that can say ON CONFLICT, by dialect name.
+# Idle connections are renewed after this long, before firewalls and
+# proxies forget them.
+_POSTGRES_RECYCLE_SECONDS = 1800
+
 DIALECT_INSERTS = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
 
 
@@ -31,7 +35,11 @@ def create_engine(url: str) -> AsyncEngine:
             url,
             pool_size=20,
             max_overflow=10,
-            pool_pre_ping=True,
+            # No ping before each use (asyncpg's is BEGIN, a statement and
+            # ROLLBACK: three round trips on every request and event). A
+            # statement that finds its connection lost fails (UNAVAILABLE)
+            # and SQLAlchemy replaces the whole pool then.
+            pool_recycle=_POSTGRES_RECYCLE_SECONDS,
             connect_args={"server_settings": _POSTGRES_SESSION},
         )
     parsed = make_url(url)
