@@ -4,11 +4,17 @@ Every event is handled inside a unit of work that also records its id in the
 inbox table, so a redelivered event finds its id there and changes nothing.
 A failing event is retried with growing delays; after `max_attempts` it moves
 to the dead-letter stream and the consumer goes on with the next one.
+
+Events that arrive together are applied in one unit of work (one commit, one
+inbox statement); should any of them fail, that transaction is rolled back and
+each is handled on its own, which is where retries and dead-letters happen.
+Messages are acknowledged only after the commit that applied them.
 """
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -18,14 +24,14 @@ from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from opentelemetry.trace import SpanKind
-from sqlalchemy import insert, select
-from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from crm.events.v1.event_pb2 import Event
 from crm_common import metrics
 from crm_common.messaging.envelope import DEAD_LETTER_ROOT, SUBJECT_ROOT, stream_for
 from crm_common.messaging.tables import inbox
 from crm_common.messaging.uow import UnitOfWork, UnitOfWorkFactory
+from crm_common.storage.db import DIALECT_INSERTS
 from crm_common.tracing import context_from_headers, tracer
 
 log = logging.getLogger(__name__)
@@ -34,6 +40,14 @@ EventHandler = Callable[[Event, UnitOfWork], Awaitable[None]]
 
 # What became of a delivery (crm_consumer_events_total's outcome label).
 OUTCOMES = ("applied", "duplicate", "ignored", "retried", "dead_lettered")
+
+# How long one pull request waits on the broker for a first message. It only
+# bounds how soon the loop notices `stop`: a message that arrives meanwhile is
+# handed over at once.
+FETCH_WAIT_SECONDS = 1.0
+# Fetching what the broker says is already waiting takes one round trip; this
+# bounds the wait should another replica have taken those messages meanwhile.
+TOP_UP_WAIT_SECONDS = 0.05
 
 
 @dataclass(frozen=True)
@@ -78,7 +92,9 @@ class EventConsumer:
         }
         self._redeliveries = metrics.consumer_redeliveries.labels(self.name)
 
-    async def run(self, js: JetStreamContext, stop: asyncio.Event, batch: int = 100) -> None:
+    async def run(self, js: JetStreamContext, stop: asyncio.Event, batch: int = 20) -> None:
+        """Consumes until `stop`; `batch` bounds how many events share one transaction
+        (on SQLite that transaction holds the service's only connection)."""
         source = self._subscription.source
         subscription = await js.pull_subscribe(
             f"{SUBJECT_ROOT}.{source}.>",
@@ -96,7 +112,7 @@ class EventConsumer:
         )
         while not stop.is_set():
             try:
-                messages = await subscription.fetch(batch, timeout=1.0)
+                messages = await _pull(subscription, batch)
             except TimeoutError:
                 continue
             except NatsError as error:
@@ -105,12 +121,74 @@ class EventConsumer:
                 )
                 await asyncio.sleep(0.5)
                 continue
+            if len(messages) > 1 and await self._apply_together(messages):
+                continue
             for message in messages:
                 await self._handle(js, message)
+
+    async def _apply_together(self, messages: Sequence[Msg]) -> bool:
+        """Applies first deliveries of well-formed events in one transaction, then
+        acknowledges them; False (having changed nothing) when they must be
+        handled one by one instead."""
+        if any((message.metadata.num_delivered or 1) > 1 for message in messages):
+            return False
+        try:
+            events = [_decode(message) for message in messages]
+        except PoisonEvent:
+            return False
+        try:
+            outcomes = await self._apply_all(messages, events)
+        except Exception as error:
+            log.info(
+                "applying events together failed, applying them one by one",
+                extra={"consumer": self.name, "error": repr(error)},
+            )
+            return False
+        for message, outcome in zip(messages, outcomes, strict=True):
+            await self._acknowledge(message)
+            self._outcomes[outcome].inc()
+        return True
+
+    async def _apply_all(self, messages: Sequence[Msg], events: Sequence[Event]) -> list[str]:
+        """What became of each event, all applied in one unit of work."""
+        handlers = self._subscription.handlers
+        outcomes = []
+        async with self._units() as uow:
+            fresh = await self._record(uow, [e.id for e in events if e.type in handlers])
+            for message, event in zip(messages, events, strict=True):
+                handler = handlers.get(event.type)
+                if handler is None:
+                    outcomes.append("ignored")
+                elif event.id not in fresh:
+                    outcomes.append("duplicate")
+                else:
+                    fresh.discard(event.id)  # the same event twice in one batch
+                    with self._span(message):
+                        await handler(event, uow)
+                    outcomes.append("applied")
+                log.debug(
+                    "event handled",
+                    extra={"consumer": self.name, "event_id": event.id, "outcome": outcomes[-1]},
+                )
+            await uow.commit()
+        self.applied += outcomes.count("applied")
+        return outcomes
+
+    async def _acknowledge(self, message: Msg) -> None:
+        try:
+            await message.ack()
+        except (NatsError, TimeoutError) as error:
+            # The broker redelivers; the inbox turns that delivery into a no-op.
+            log.warning("ack failed", extra={"consumer": self.name, "error": repr(error)})
 
     async def _handle(self, js: JetStreamContext, message: Msg) -> None:
         if (message.metadata.num_delivered or 1) > 1:
             self._redeliveries.inc()
+        with self._span(message):
+            await self._handle_in_span(js, message)
+
+    @contextlib.contextmanager
+    def _span(self, message: Msg) -> Iterator[None]:
         # The span continues the trace of the request whose commit published the event.
         with tracer.start_as_current_span(
             f"process {message.subject}",
@@ -122,7 +200,7 @@ class EventConsumer:
                 "messaging.consumer.group.name": self.name,
             },
         ):
-            await self._handle_in_span(js, message)
+            yield
 
     async def _handle_in_span(self, js: JetStreamContext, message: Msg) -> None:
         try:
@@ -156,26 +234,31 @@ class EventConsumer:
     async def _apply(self, event: Event, handler: EventHandler) -> bool:
         """Whether this delivery changed anything: False if the inbox had the event."""
         async with self._units() as uow:
-            seen = await uow.session.scalar(
-                select(inbox.c.event_id).where(
-                    inbox.c.consumer == self.name, inbox.c.event_id == event.id
-                )
-            )
-            if seen:
+            if not await self._record(uow, [event.id]):
                 return False
             await handler(event, uow)
-            await uow.session.execute(
-                insert(inbox).values(
-                    consumer=self.name, event_id=event.id, processed_at=datetime.now(UTC)
-                )
-            )
-            try:
-                await uow.commit()
-            except IntegrityError:
-                # Another replica applied the same delivery first.
-                return False
+            await uow.commit()
         self.applied += 1
         return True
+
+    async def _record(self, uow: UnitOfWork, event_ids: Sequence[str]) -> set[str]:
+        """Writes the events' ids to the inbox; returns those it did not hold yet.
+
+        One statement: another replica applying the same event at the same
+        time holds its row until it commits or rolls back, and then this
+        insert skips or takes the id.
+        """
+        if not event_ids:
+            return set()
+        now = datetime.now(UTC)
+        statement = (
+            DIALECT_INSERTS[uow.session.bind.dialect.name](inbox)
+            .on_conflict_do_nothing()
+            .returning(inbox.c.event_id)
+        )
+        rows = [{"consumer": self.name, "event_id": id_, "processed_at": now} for id_ in event_ids]
+        result = await uow.session.execute(statement, rows)
+        return set(result.scalars())
 
     async def _retry_or_dead_letter(
         self, js: JetStreamContext, message: Msg, error: Exception
@@ -212,6 +295,23 @@ class EventConsumer:
             "event dead-lettered",
             extra={"consumer": self.name, "subject": message.subject, "reason": reason},
         )
+
+
+async def _pull(subscription: JetStreamContext.PullSubscription, batch: int) -> list[Msg]:
+    """Waits for the next message, then takes up to `batch` in all of those already waiting.
+
+    A pull request for one message returns as soon as it arrives; one for
+    many would linger until it expired if fewer came, so ask for more only
+    as many as the broker reported waiting behind the first.
+    """
+    messages = await subscription.fetch(1, timeout=FETCH_WAIT_SECONDS)
+    waiting = min(messages[-1].metadata.num_pending or 0, batch - 1)
+    if waiting > 0:
+        # The first message is ours either way: a failure here shows again
+        # on the next fetch, and handling it now beats its redelivery.
+        with contextlib.suppress(TimeoutError, NatsError):
+            messages += await subscription.fetch(waiting, timeout=TOP_UP_WAIT_SECONDS)
+    return messages
 
 
 def _decode(message: Msg) -> Event:
