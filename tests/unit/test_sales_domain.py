@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 
 from crm_common.errors import FailedPrecondition, InvalidArgument, Violations
-from crm_sales.domain.forecast import Bucket, Period, forecast, period_start
+from crm_sales.domain.forecast import Bucket, LineKey, Period, forecast, period_start
 from crm_sales.domain.money import (
     NANOS_PER_UNIT,
     ExchangeRates,
@@ -193,21 +193,26 @@ def test_periods_start_on_month_or_quarter() -> None:
     assert period_start(date(2026, 3, 31), Period.QUARTER) == date(2026, 1, 1)
 
 
-def _bucket(
-    state: State, category: ForecastCategory, amount: str, weighted: str, **kw: object
-) -> Bucket:
-    values: dict[str, object] = {
-        "period_start": date(2026, 10, 1),
-        "owner": "ada",
-        "pipeline_id": "new-business",
-        "currency": "EUR",
-        "state": state,
-        "category": category,
-        "amount_nanos": _nanos(amount),
-        "weighted_percent_nanos": _nanos(weighted) * 100,
-        "count": 1,
-    } | kw
-    return Bucket(**values)  # type: ignore[arg-type]
+def _bucket(owner: str = "", currency: str = "EUR", **sums: str | int) -> Bucket:
+    """A line's deals as the database sums them; amounts in units, weighted ones
+    already times the probability."""
+    values: dict[str, int] = {
+        "won_count": 0,
+        "won_nanos": 0,
+        "open_count": 0,
+        "open_weighted_percent_nanos": 0,
+        "open_pipeline_nanos": 0,
+        "open_best_case_nanos": 0,
+        "open_commit_nanos": 0,
+    }
+    for name, value in sums.items():
+        if name.endswith("_count"):
+            values[name] = int(value)
+        elif name == "open_weighted":
+            values["open_weighted_percent_nanos"] = _nanos(str(value)) * 100
+        else:
+            values[f"{name}_nanos"] = _nanos(str(value))
+    return Bucket(LineKey(date(2026, 10, 1), owner, "", currency), **values)
 
 
 def _nanos(amount: str) -> int:
@@ -216,14 +221,11 @@ def _nanos(amount: str) -> int:
 
 def test_forecast_figures_nest_closed_commit_best_case_pipeline() -> None:
     buckets = [
-        _bucket(State.WON, ForecastCategory.COMMIT, "100", "100"),
-        _bucket(State.OPEN, ForecastCategory.COMMIT, "200", "180"),
-        _bucket(State.OPEN, ForecastCategory.BEST_CASE, "300", "150"),
-        _bucket(State.OPEN, ForecastCategory.PIPELINE, "400", "40"),
-        _bucket(State.OPEN, ForecastCategory.OMITTED, "999", "999"),
-        _bucket(State.LOST, ForecastCategory.PIPELINE, "888", "0"),
+        _bucket(won="100", won_count=1, open_commit="200", open_weighted="180", open_count=1),
+        # The same line's other days, read from a second source.
+        _bucket(open_best_case="300", open_pipeline="400", open_weighted="190", open_count=2),
     ]
-    (line,) = forecast(buckets, by_owner=True, by_pipeline=True)
+    (line,) = forecast(buckets)
     assert (line.closed, line.commit, line.best_case, line.pipeline) == (100, 300, 600, 900)
     assert line.weighted == Decimal("470")
     assert (line.open_count, line.won_count) == (3, 1)
@@ -231,14 +233,19 @@ def test_forecast_figures_nest_closed_commit_best_case_pipeline() -> None:
 
 def test_forecast_converts_currencies_or_keeps_them_apart() -> None:
     buckets = [
-        _bucket(State.OPEN, ForecastCategory.PIPELINE, "100", "10"),
-        _bucket(State.OPEN, ForecastCategory.PIPELINE, "100", "10", currency="USD", owner="bob"),
+        _bucket(open_pipeline="100", open_weighted="10", open_count=1),
+        _bucket(currency="USD", open_pipeline="100", open_weighted="10", open_count=1),
     ]
-    apart = forecast(buckets, by_owner=False, by_pipeline=False)
+    apart = forecast(buckets)
     assert [(line.key.currency, line.pipeline) for line in apart] == [("EUR", 100), ("USD", 100)]
     rates = ExchangeRates("EUR", {"USD": Decimal("0.5")})
     in_euros = Conversion(rates, "EUR")
-    (together,) = in_euros.forecast(buckets, by_owner=False, by_pipeline=False)
+    (together,) = in_euros.forecast(buckets)
     assert (together.key.currency, together.pipeline, together.weighted) == ("EUR", 150, 15)
-    by_owner = in_euros.forecast(buckets, by_owner=True, by_pipeline=False)
-    assert [line.key.owner for line in by_owner] == ["ada", "bob"]
+    assert together.open_count == 2
+    owners = [
+        _bucket(owner="ada", open_pipeline="100", open_count=1),
+        _bucket(owner="bob", currency="USD", open_pipeline="100", open_count=1),
+    ]
+    by_owner = in_euros.forecast(owners)
+    assert [(line.key.owner, line.pipeline) for line in by_owner] == [("ada", 100), ("bob", 50)]

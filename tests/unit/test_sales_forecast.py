@@ -12,9 +12,9 @@ from crm_sales.domain.exchange_rates import (
     parse_exchange_rate,
     rate_text,
 )
-from crm_sales.domain.forecast import Bucket
+from crm_sales.domain.forecast import Bucket, LineKey
 from crm_sales.domain.money import NANOS_PER_UNIT, ExchangeRates
-from crm_sales.domain.opportunities import ForecastCategory, State
+from crm_sales.domain.opportunities import State
 from crm_sales.domain.pipelines import Pipeline, Stage
 from crm_sales.domain.reports import (
     MAX_LINES,
@@ -137,13 +137,16 @@ def test_conversion_names_the_currency_without_a_rate() -> None:
 
 
 def test_converted_forecast_keeps_counts_and_converts_every_figure() -> None:
+    key = LineKey(date(2026, 1, 1), "", "p", "USD")
     buckets = [
-        Bucket(date(2026, 1, 1), "ada", "p", "USD", State.OPEN, ForecastCategory.COMMIT,
-               100 * NANOS_PER_UNIT, 90 * NANOS_PER_UNIT * 100, 1),
-        Bucket(date(2026, 1, 1), "bob", "p", "EUR", State.WON, ForecastCategory.COMMIT,
-               45 * NANOS_PER_UNIT, 45 * NANOS_PER_UNIT * 100, 1),
+        Bucket(key, won_count=0, won_nanos=0, open_count=1,
+               open_weighted_percent_nanos=90 * NANOS_PER_UNIT * 100, open_pipeline_nanos=0,
+               open_best_case_nanos=0, open_commit_nanos=100 * NANOS_PER_UNIT),
+        Bucket(key._replace(currency="EUR"), won_count=1, won_nanos=45 * NANOS_PER_UNIT,
+               open_count=0, open_weighted_percent_nanos=0, open_pipeline_nanos=0,
+               open_best_case_nanos=0, open_commit_nanos=0),
     ]  # fmt: skip
-    (line,) = Conversion(RATES, "USD").forecast(buckets, by_owner=False, by_pipeline=False)
+    (line,) = Conversion(RATES, "USD").forecast(buckets)
     assert line.key.currency == "USD"
     assert line.pipeline == Decimal("100")
     assert line.commit == Decimal("150")  # 100 USD open + 45 EUR won = 50 USD

@@ -103,7 +103,7 @@ async def test_forecast_buckets_sum_exactly_per_month_and_category(session: Asyn
     buckets = await ReportQueries(session).forecast_buckets(
         YEAR, Period.MONTH, None, by_owner=False, by_pipeline=True
     )
-    lines = forecast(buckets, by_owner=False, by_pipeline=True)
+    lines = forecast(buckets)
     february, march = lines
     assert (february.key.period_start, february.key.pipeline_id) == (date(2026, 2, 1), "p")
     assert february.pipeline == Decimal("300.150000001")
@@ -120,10 +120,7 @@ async def test_forecast_buckets_sum_exactly_per_month_and_category(session: Asyn
     quarters = await ReportQueries(session).forecast_buckets(
         YEAR, Period.QUARTER, None, by_owner=True, by_pipeline=False
     )
-    owners = {
-        (line.key.period_start, line.key.owner): line
-        for line in forecast(quarters, by_owner=True, by_pipeline=False)
-    }
+    owners = {(line.key.period_start, line.key.owner): line for line in forecast(quarters)}
     assert set(owners) == {(date(2026, 1, 1), "ada"), (date(2026, 1, 1), "bob")}
     assert owners[(date(2026, 1, 1), "ada")].closed == Decimal(50)
 
@@ -284,8 +281,7 @@ async def test_forecast_reads_whole_months_from_the_rollup_and_edges_from_deals(
         buckets = await queries.forecast_buckets(
             DayRange(first, last), Period.QUARTER, expr, by_owner=False, by_pipeline=False
         )
-        return sum((line.pipeline for line in forecast(buckets, by_owner=False, by_pipeline=False)),
-                   Decimal(0))  # fmt: skip
+        return sum((line.pipeline for line in forecast(buckets)), Decimal(0))
 
     assert await pipeline_total(date(2026, 1, 31), date(2026, 3, 1)) == 70
     assert await pipeline_total(date(2026, 2, 1), date(2026, 2, 28)) == 20

@@ -1,11 +1,12 @@
 """Forecasts: what the open and won deals of each period add up to.
 
-The database sums deals into buckets (period, owner, pipeline, currency,
-state, category); this module turns buckets into the figures sales managers
-read. Amounts stay integers of nanos while they are summed (exact, and far
-cheaper than Decimal); weighted sums carry the probability percent too and are
-divided by 100 once, when a figure is read. Conversion into one currency
-(crm_sales.domain.reports.Conversion) works on the summed lines in Decimal.
+The database sums the deals of each line (period, owner, pipeline, currency):
+won deals, and open deals per forecast category; this module turns those sums
+into the figures sales managers read. Amounts stay integers of nanos while
+they are summed (exact, and far cheaper than Decimal); weighted sums carry the
+probability percent too and are divided by 100 once, when a figure is read.
+Conversion into one currency (crm_sales.domain.reports.Conversion) works on
+the summed lines in Decimal.
 """
 
 from collections.abc import Iterable
@@ -13,12 +14,19 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
+from typing import NamedTuple
 
 from crm_sales.domain.money import divide_half_even
-from crm_sales.domain.opportunities import ForecastCategory, State
+from crm_sales.domain.opportunities import ForecastCategory
 
 # Weighted sums are nanos times the probability in percent.
 PERCENT = 100
+# The categories an open deal counts in; omitted deals count nowhere.
+COUNTED_CATEGORIES = (
+    ForecastCategory.PIPELINE,
+    ForecastCategory.BEST_CASE,
+    ForecastCategory.COMMIT,
+)
 
 
 class Period(StrEnum):
@@ -31,26 +39,9 @@ def period_start(day: date, period: Period) -> date:
     return date(day.year, month, 1)
 
 
-@dataclass(frozen=True, slots=True)
-class Bucket:
-    """Deals summed by the database: open ones by expected close date, won ones by
-    close date."""
+class LineKey(NamedTuple):
+    """A tuple, so that thousands of keys hash and sort at C speed."""
 
-    period_start: date
-    owner: str
-    pipeline_id: str
-    currency: str
-    state: State
-    category: ForecastCategory
-    # The sum of the amounts, in nanos.
-    amount_nanos: int
-    # The sum of amount nanos * probability percent.
-    weighted_percent_nanos: int
-    count: int
-
-
-@dataclass(frozen=True)
-class LineKey:
     period_start: date
     # Empty when the forecast is not split by owner or pipeline.
     owner: str
@@ -58,9 +49,31 @@ class LineKey:
     currency: str
 
 
+class Bucket(NamedTuple):
+    """The deals of one line summed by the database (all of them, or those of
+    some of its days when the line is read from two sources): won deals, open
+    deals of the counted categories, and their amounts per category. A tuple:
+    thousands are made per forecast, at half a frozen dataclass's cost."""
+
+    key: LineKey
+    won_count: int
+    won_nanos: int
+    open_count: int
+    # Open deals' amount nanos times probability percent.
+    open_weighted_percent_nanos: int
+    # Open deals' amounts in nanos, per forecast category.
+    open_pipeline_nanos: int
+    open_best_case_nanos: int
+    open_commit_nanos: int
+
+
 @dataclass(slots=True)
 class ForecastLine:
-    """One line's figures in integer nanos; the Decimal properties read them."""
+    """One line's figures in integer nanos; the Decimal properties read them.
+
+    The figures nest: closed (won deals) <= commit (plus open commit deals) <=
+    best case (plus open best-case deals); pipeline is every open deal counted,
+    weighted adds each open deal times its probability and each won deal whole."""
 
     key: LineKey
     pipeline_nanos: int = 0
@@ -72,24 +85,18 @@ class ForecastLine:
     won_count: int = 0
 
     def add(self, bucket: Bucket) -> None:
-        amount = bucket.amount_nanos
-        if bucket.state is State.WON:
-            self.closed_nanos += amount
-            self.commit_nanos += amount
-            self.best_case_nanos += amount
-            self.weighted_percent_nanos += amount * PERCENT
-            self.won_count += bucket.count
-            return
-        if bucket.state is not State.OPEN or bucket.category is ForecastCategory.OMITTED:
-            return
-        self.pipeline_nanos += amount
-        self.weighted_percent_nanos += bucket.weighted_percent_nanos
-        self.open_count += bucket.count
-        if bucket.category is ForecastCategory.COMMIT:
-            self.commit_nanos += amount
-            self.best_case_nanos += amount
-        elif bucket.category is ForecastCategory.BEST_CASE:
-            self.best_case_nanos += amount
+        won = bucket.won_nanos
+        commit = won + bucket.open_commit_nanos
+        best_case = commit + bucket.open_best_case_nanos
+        self.closed_nanos += won
+        self.commit_nanos += commit
+        self.best_case_nanos += best_case
+        self.pipeline_nanos += (
+            bucket.open_pipeline_nanos + bucket.open_best_case_nanos + bucket.open_commit_nanos
+        )
+        self.weighted_percent_nanos += bucket.open_weighted_percent_nanos + won * PERCENT
+        self.open_count += bucket.open_count
+        self.won_count += bucket.won_count
 
     @property
     def weighted_nanos(self) -> int:
@@ -118,19 +125,13 @@ class ForecastLine:
         return Decimal(f"{self.weighted_percent_nanos}e-11")
 
 
-def forecast(buckets: Iterable[Bucket], *, by_owner: bool, by_pipeline: bool) -> list[ForecastLine]:
-    """One line per period (and owner, pipeline when asked) and currency."""
-    lines: dict[tuple[date, str, str, str], ForecastLine] = {}
+def forecast(buckets: Iterable[Bucket]) -> list[ForecastLine]:
+    """One line per key of the buckets, in key order."""
+    lines: dict[LineKey, ForecastLine] = {}
     for bucket in buckets:
-        key = (
-            bucket.period_start,
-            bucket.owner if by_owner else "",
-            bucket.pipeline_id if by_pipeline else "",
-            bucket.currency,
-        )
-        line = lines.get(key)
+        line = lines.get(bucket.key)
         if line is None:
-            line = lines[key] = ForecastLine(LineKey(*key))
+            line = lines[bucket.key] = ForecastLine(bucket.key)
         line.add(bucket)
     return [lines[key] for key in sorted(lines)]
 

@@ -130,16 +130,14 @@ class Conversion:
             )
             return {self.target: self._from_base(in_base)}
 
-    def forecast(
-        self, buckets: Iterable[Bucket], *, by_owner: bool, by_pipeline: bool
-    ) -> list[ForecastLine]:
+    def forecast(self, buckets: Iterable[Bucket]) -> list[ForecastLine]:
         """The forecast in the target currency: each line's sums per currency
         converted into the base exactly, added up, then divided by the target's
         rate and rounded to the nano once."""
         converted: dict[LineKey, tuple[ForecastLine, list[Decimal]]] = {}
         with localcontext() as context:
             context.prec = PRECISION
-            for line in forecast(buckets, by_owner=by_owner, by_pipeline=by_pipeline):
+            for line in forecast(buckets):
                 key = line.key
                 target = LineKey(key.period_start, key.owner, key.pipeline_id, self.target)
                 if target not in converted:

@@ -58,14 +58,12 @@ async def get_forecast(
     currency: Currency,
 ) -> list[ForecastLine]:
     async with uow:
-        conversion = await _conversion(uow, currency)
+        # The buckets first: their statements open the snapshot they share.
         buckets = await ReportQueries(uow.session).forecast_buckets(
             days, period, expr, by_owner=by_owner, by_pipeline=by_pipeline
         )
-    if conversion is not None:
-        lines = conversion.forecast(buckets, by_owner=by_owner, by_pipeline=by_pipeline)
-    else:
-        lines = forecast(buckets, by_owner=by_owner, by_pipeline=by_pipeline)
+        conversion = await _conversion(uow, currency)
+    lines = forecast(buckets) if conversion is None else conversion.forecast(buckets)
     check_line_count(len(lines))
     return lines
 

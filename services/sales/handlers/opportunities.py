@@ -110,10 +110,9 @@ async def list_opportunities(
 ) -> Page[Deal]:
     async with uow:
         found = await OpportunityRepository(uow.session).page(expr, keys, after, size)
-        pipelines: dict[str, Pipeline] = {}
-        for opportunity, _ in found:
-            if opportunity.pipeline_id not in pipelines:
-                pipelines[opportunity.pipeline_id] = await _current_pipeline(uow, opportunity)
+        pipelines = await PipelineRepository(uow.session).get_many(
+            {opportunity.pipeline_id for opportunity, _ in found}
+        )
     return Page.of(
         [
             (Deal(opportunity, pipelines[opportunity.pipeline_id]), key)

@@ -149,6 +149,11 @@ opportunities = Table(
     Index("ix_opportunities_owner_close", "owner", "expected_close_date"),
     # An owner's deals in a state, newest first (the filtered list).
     Index("ix_opportunities_owner_state_create", "owner", "state", "create_time", "id"),
+    # A pipeline's deals in a state, newest first (the list, also with a tag).
+    Index("ix_opportunities_pipeline_state_create", "pipeline_id", "state", "create_time", "id"),
+    # Deals in a state by value (the list ordered by value); a range of expected
+    # close dates is checked in the index.
+    Index("ix_opportunities_state_value", "state", "amount_units", "id", "expected_close_date"),
     # Open deals by expected close date, closed ones by close time (forecast, win
     # rate), covering what the forecast sums so PostgreSQL reads only the index.
     Index(

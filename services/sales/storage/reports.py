@@ -18,6 +18,7 @@ as the same expression.
 from collections.abc import Sequence
 from datetime import date, timedelta
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
 from sqlalchemy import (
@@ -28,20 +29,23 @@ from sqlalchemy import (
     Interval,
     Select,
     and_,
+    bindparam,
     cast,
     extract,
     func,
     literal,
     select,
+    true,
     type_coerce,
+    union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_common.filtering import Expr
 from crm_common.storage.filter_sql import filter_clause
 from crm_sales.domain.forecast import Bucket, Period, period_start
-from crm_sales.domain.money import NANOS, nanos_of
-from crm_sales.domain.opportunities import ForecastCategory, State
+from crm_sales.domain.money import NANOS
+from crm_sales.domain.opportunities import State
 from crm_sales.domain.reports import (
     ClosedBucket,
     CurrentStage,
@@ -53,7 +57,7 @@ from crm_sales.domain.reports import (
     summarise,
 )
 from crm_sales.storage.close_reasons import close_reasons
-from crm_sales.storage.forecast_rollup import ForecastRollup
+from crm_sales.storage.forecast_rollup import ForecastRollup, forecast_lines, line_buckets
 from crm_sales.storage.funnel import FunnelRollup
 from crm_sales.storage.opportunities import (
     FILTER_BINDINGS,
@@ -91,99 +95,40 @@ class ReportQueries:
         by_pipeline: bool,
     ) -> list[Bucket]:
         """Open deals by expected close date and won deals by close day, summed per
-        period, currency and forecast category (and owner, pipeline when asked).
+        line: period and currency (and owner, pipeline when asked).
 
         Without a filter, the whole months of the range are read from the
         forecast roll-up (crm_sales.storage.forecast_rollup) and only the days
-        of months the range cuts from the deals; a filter needs the deals."""
+        of months the range cuts from the deals; a filter needs the deals. A
+        line can then come in two buckets, one from each."""
         await self._snapshot()
-        if expr is not None:
-            return await self._deal_buckets(
-                days, period, expr, by_owner=by_owner, by_pipeline=by_pipeline
+        buckets: list[Bucket] = []
+        edges = [days]
+        if expr is None:
+            edges, months = whole_months(days)
+            if months is not None:
+                buckets += await ForecastRollup(self._session).lines(
+                    *months, period, by_owner=by_owner, by_pipeline=by_pipeline
+                )
+            statement = _unfiltered_deal_lines(
+                self._postgres, period, by_owner=by_owner, by_pipeline=by_pipeline
             )
-        edges, months = whole_months(days)
-        buckets = []
-        if months is not None:
-            buckets += await ForecastRollup(self._session).buckets(
-                *months, period, by_owner=by_owner, by_pipeline=by_pipeline
+        else:
+            statement = _deal_lines(
+                filter_clause(expr, FILTER_BINDINGS),
+                self._postgres,
+                period,
+                by_owner=by_owner,
+                by_pipeline=by_pipeline,
             )
         for edge in edges:
-            buckets += await self._deal_buckets(
-                edge, period, None, by_owner=by_owner, by_pipeline=by_pipeline
-            )
-        return buckets
-
-    async def _deal_buckets(
-        self,
-        days: DayRange,
-        period: Period,
-        expr: Expr | None,
-        *,
-        by_owner: bool,
-        by_pipeline: bool,
-    ) -> list[Bucket]:
-        scope = filter_clause(expr, FILTER_BINDINGS)
-        open_deals = and_(
-            scope,
-            deals.state == int(State.OPEN),
-            deals.expected_close_date >= days.first,
-            deals.expected_close_date <= days.last,
-        )
-        won_deals = and_(
-            scope,
-            deals.state == int(State.WON),
-            deals.close_time >= days.start,
-            deals.close_time < days.end,
-        )
-        buckets = []
-        for where, day in (
-            (open_deals, deals.expected_close_date),
-            (won_deals, self._utc(deals.close_time)),
-        ):
-            inner = select(
-                *_periods(day, period),
-                (deals.owner if by_owner else literal("")).label("owner"),
-                (deals.pipeline_id if by_pipeline else literal("")).label("pipeline_id"),
-                deals.currency_code,
-                deals.state,
-                deals.forecast_category,
-                deals.amount_units,
-                deals.amount_nanos,
-                deals.effective_probability,
-            ).where(where)
-            sub = inner.subquery()
-            keys = [
-                sub.c.year,
-                sub.c.month,
-                sub.c.owner,
-                sub.c.pipeline_id,
-                sub.c.currency_code,
-                sub.c.state,
-                sub.c.forecast_category,
-            ]
-            statement = select(
-                *keys,
-                func.count(),
-                func.sum(sub.c.amount_units),
-                func.sum(sub.c.amount_nanos),
-                func.sum(sub.c.amount_units * sub.c.effective_probability),
-                # Nanos times percent passes 2^31: PostgreSQL's INTEGER product would overflow.
-                func.sum(cast(sub.c.amount_nanos, BigInteger) * sub.c.effective_probability),
-            ).group_by(*keys)
-            for row in await self._rows(statement):
-                buckets.append(
-                    Bucket(
-                        period_start=period_start(date(int(row.year), int(row.month), 1), period),
-                        owner=row.owner,
-                        pipeline_id=row.pipeline_id,
-                        currency=row.currency_code,
-                        state=State(row.state),
-                        category=ForecastCategory(row.forecast_category),
-                        amount_nanos=nanos_of(int(row[8]), int(row[9])),
-                        weighted_percent_nanos=nanos_of(int(row[10]), int(row[11])),
-                        count=row[7],
-                    )
-                )
+            bounds = {
+                "forecast_first_day": edge.first,
+                "forecast_last_day": edge.last,
+                "forecast_start": edge.start,
+                "forecast_end": edge.end,
+            }
+            buckets += line_buckets((await self._session.execute(statement, bounds)).all())
         return buckets
 
     # Funnel
@@ -252,7 +197,7 @@ class ReportQueries:
         self, days: DayRange, period: Period, expr: Expr | None, *, by_owner: bool
     ) -> list[ClosedBucket]:
         inner = select(
-            *_periods(self._utc(deals.close_time), period),
+            *_periods(_utc(deals.close_time, self._postgres), period),
             (deals.owner if by_owner else literal("")).label("owner"),
             deals.state,
             deals.currency_code,
@@ -312,8 +257,68 @@ class ReportQueries:
             deals.close_time < days.end,
         )
 
-    def _utc(self, instant: ColumnElement[Any]) -> ColumnElement[Any]:
-        return func.timezone("UTC", instant) if self._postgres else instant
+
+@cache
+def _unfiltered_deal_lines(
+    postgres: bool, period: Period, *, by_owner: bool, by_pipeline: bool
+) -> Select[Any]:
+    """Built once per shape: building the statement costs more than running it."""
+    return _deal_lines(true(), postgres, period, by_owner=by_owner, by_pipeline=by_pipeline)
+
+
+def _deal_lines(
+    scope: ColumnElement[bool],
+    postgres: bool,
+    period: Period,
+    *,
+    by_owner: bool,
+    by_pipeline: bool,
+) -> Select[Any]:
+    """The deals in `scope` a forecast counts, summed per line, each as a
+    roll-up cell of one deal: open ones expected to close from
+    `forecast_first_day` to `forecast_last_day`, won ones closed from
+    `forecast_start` to `forecast_end` (bound at each call)."""
+    open_deals = and_(
+        scope,
+        deals.state == int(State.OPEN),
+        deals.expected_close_date >= bindparam("forecast_first_day"),
+        deals.expected_close_date <= bindparam("forecast_last_day"),
+    )
+    won_deals = and_(
+        scope,
+        deals.state == int(State.WON),
+        deals.close_time >= bindparam("forecast_start"),
+        deals.close_time < bindparam("forecast_end"),
+    )
+    cells = union_all(
+        *(
+            select(
+                _period_month(day, period).label("period"),
+                (deals.owner if by_owner else literal("")).label("owner"),
+                (deals.pipeline_id if by_pipeline else literal("")).label("pipeline_id"),
+                deals.currency_code,
+                deals.state,
+                deals.forecast_category,
+                literal(1, BigInteger).label("deal_count"),
+                deals.amount_units,
+                deals.amount_nanos,
+                (deals.amount_units * deals.effective_probability).label("weighted_units"),
+                # Nanos times percent passes 2^31: PostgreSQL's INTEGER product would overflow.
+                (cast(deals.amount_nanos, BigInteger) * deals.effective_probability).label(
+                    "weighted_nanos"
+                ),
+            ).where(where)
+            for where, day in (
+                (open_deals, deals.expected_close_date),
+                (won_deals, _utc(deals.close_time, postgres)),
+            )
+        )
+    )
+    return forecast_lines(cells.subquery(), by_owner=by_owner)
+
+
+def _utc(instant: ColumnElement[Any], postgres: bool) -> ColumnElement[Any]:
+    return func.timezone("UTC", instant) if postgres else instant
 
 
 def whole_months(days: DayRange) -> tuple[list[DayRange], tuple[date, date] | None]:
@@ -344,6 +349,13 @@ def _periods(day: ColumnElement[Any], period: Period) -> list[ColumnElement[int]
         # `//` renders as integer division on both backends.
         month = (month - 1) // 3 * 3 + 1
     return [cast(extract("year", day), Integer).label("year"), month.label("month")]
+
+
+def _period_month(day: ColumnElement[Any], period: Period) -> ColumnElement[int]:
+    """The month number (year * 100 + month, as the roll-up keys months) of the
+    period `day` falls in."""
+    year, month = _periods(day, period)
+    return year * 100 + month
 
 
 def _sums() -> list[ColumnElement[Any]]:
