@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
         f"Python {meta['python']}, backends {', '.join(backends)}"
     )
     try:
-        results = run(backends, counts, args.keep)
+        results = run(backends, counts, args.keep, args.quick)
     except KeyboardInterrupt:
         say("interrupted; everything started was stopped")
         return 130
@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     print(report.table(results.rows))
     print()
     print("CPU while each load ran (% of one core; this machine has", meta["nproc"], "cores):")
-    print(report.cpu_table(results.cpu))
+    print(report.cpu_table(results.cpu, report.SUITE_CPU_GROUPS))
     print()
     for note in meta["notes"]:
         print(f"note: {note}")

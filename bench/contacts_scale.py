@@ -22,39 +22,48 @@ import asyncio
 import contextlib
 import itertools
 import json
-import math
 import os
 import random
 import re
-import shutil
 import signal
 import sys
-import tempfile
 import time
 import unicodedata
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import asyncpg
-from sqlalchemy import JSON, Table, event
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import JSON, Table
 
 from bench.cpu import CpuMeter, one, with_children
 from bench.figures import CONTACTS_MIGRATIONS
 from bench.load import Latencies, Load, drive, warm_then_drive
-from bench.processes import _stop_quietly, admin_channel, start_nats, start_postgres
-from bench.report import NOISE_PERCENT, CpuLine, Row, cpu_table, disturbed
+from bench.processes import admin_channel
+from bench.report import Row
 from bench.run import machine
+from bench.scale import (
+    Plan,
+    PlanRecorder,
+    ScaleRun,
+    Servers,
+    found_note,
+    info,
+    interrupt,
+    latency_rows,
+    mb,
+    report,
+    run_alone,
+    sayer,
+    sizes_note,
+    start_service,
+)
 from crm.contacts.v1 import contacts_service_pb2 as contacts_pb
 from crm.contacts.v1 import person_pb2
 from crm.contacts.v1.contacts_service_pb2_grpc import ContactsServiceStub
-from crm_cli.processes import ServiceProcess
-from crm_cli.servers import LOOPBACK, PostgresServer, free_port
 from crm_common.messaging.uow import UnitOfWork
 from crm_common.storage.db import create_engine, session_factory
 from crm_common.storage.migrations import upgrade_to_head
@@ -119,13 +128,12 @@ class Counts:
 
 FULL = Counts(gets=2000, lists=300, searches=300, creates_c1=500, creates_c32=4000, warmup=50)
 QUICK = Counts(gets=500, lists=100, searches=100, creates_c1=150, creates_c32=600, warmup=20)
+# bench.scale_suite measures only the figures the issue judges (no creates).
+SUITE = Counts(gets=1000, lists=300, searches=300, creates_c1=0, creates_c32=0, warmup=30)
+SUITE_QUICK = Counts(gets=100, lists=60, searches=60, creates_c1=0, creates_c32=0, warmup=5)
 
 
-def say(message: str) -> None:
-    load = " ".join(f"{value:.2f}" for value in os.getloadavg())
-    print(
-        f"[contacts {time.strftime('%H:%M:%S')} load {load}] {message}", file=sys.stderr, flush=True
-    )
+say = sayer("contacts")
 
 
 # ------------------------------------------------------------------ the people
@@ -533,6 +541,8 @@ class Measured:
     found: dict[str, list[int]] = field(default_factory=dict)
     # List latencies split by the filter's parameter.
     by_value: dict[str, dict[str, Latencies]] = field(default_factory=dict)
+    # Load name -> p99 target (ms), for the figures the issue judges.
+    targets: dict[str, float] = field(default_factory=dict)
 
 
 async def measure(
@@ -558,6 +568,7 @@ async def measure(
         say(f"GetPerson: {counts.gets} sequential calls of random people")
         await drive(lambda i: get(i, warm_ids), counts.warmup, 1)
         measured.loads["GetPerson"] = await drive(get, counts.gets, 1, meter)
+        measured.targets["GetPerson"] = TARGET_P99_MS
 
         for shape in shapes:
             name = f"ListPeople {shape.label}"
@@ -590,6 +601,7 @@ async def measure(
             measured.by_value[name] = {
                 value: Latencies.of_seconds(seconds) for value, seconds in by_value.items()
             }
+            measured.targets[name] = TARGET_P99_MS
 
         queries = search_queries(seeded.samples)
         mixed: list[float] = []
@@ -613,10 +625,12 @@ async def measure(
             measured.loads[name] = load
             measured.requests[name] = texts[: counts.searches]
             measured.found[name] = hits
+            measured.targets[name] = TARGET_P99_MS
             mixed += load.latencies.ms
         measured.loads["SearchContacts mix"] = Load(
             len(mixed), 1, sum(mixed) / 1000.0, Latencies(tuple(sorted(mixed)))
         )
+        measured.targets["SearchContacts mix"] = TARGET_P99_MS
 
         numbers = itertools.count(seeded.people + 1)
         rng = random.Random(SEED + 1)
@@ -627,6 +641,8 @@ async def measure(
             await contacts.CreatePerson(request, timeout=CALL_TIMEOUT)
 
         for concurrency, count in ((1, counts.creates_c1), (32, counts.creates_c32)):
+            if not count:
+                continue
             say(f"CreatePerson c={concurrency}: {count} new people")
             measured.loads[f"CreatePerson c={concurrency}"] = await warm_then_drive(
                 create, count, concurrency, counts.warmup, meter
@@ -635,101 +651,6 @@ async def measure(
 
 
 # ------------------------------------------------------------------ plans
-
-
-INDEX_NODE = r"(?:Index Scan|Index Only Scan|Bitmap Index Scan)(?: Backward)? (?:using|on) (\S+)"
-
-
-@dataclass
-class Plan:
-    label: str
-    sql: str
-    lines: list[str]
-
-    @property
-    def execution_ms(self) -> float:
-        for line in self.lines:
-            if line.startswith("Execution Time:"):
-                return float(line.split()[2])
-        return math.nan
-
-    @property
-    def indexes(self) -> list[str]:
-        found = re.findall(INDEX_NODE, "\n".join(self.lines))
-        return list(dict.fromkeys(found))
-
-    @property
-    def seq_scans(self) -> list[str]:
-        return list(dict.fromkeys(re.findall(r"Seq Scan on (\S+)", "\n".join(self.lines))))
-
-    @property
-    def table(self) -> str:
-        """The first table the statement reads, to tell one handler's statements apart."""
-        found = re.search(r"\bFROM (\w+)", self.sql)
-        return found.group(1) if found else "?"
-
-    @property
-    def buffers(self) -> str:
-        """The top node's buffer use: everything the statement touched."""
-        for line in self.lines:
-            if line.strip().startswith("Buffers:"):
-                return line.strip().removeprefix("Buffers: ")
-        return ""
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "label": self.label,
-            "table": self.table,
-            "execution_ms": self.execution_ms,
-            "indexes": self.indexes,
-            "seq_scans": self.seq_scans,
-            "buffers": self.buffers,
-            "sql": self.sql,
-            "plan": self.lines,
-        }
-
-
-class PlanRecorder:
-    """EXPLAIN (ANALYZE, BUFFERS) of the SELECTs the service's own code sends, while armed.
-
-    Hooked before each statement on the connection: it runs the same SQL with
-    the same bound parameters under EXPLAIN first, so the plans are those of
-    exactly what the repository and search code generate.
-    """
-
-    def __init__(self, engine: AsyncEngine) -> None:
-        self.plans: list[Plan] = []
-        self.label: str | None = None
-        event.listen(engine.sync_engine, "before_cursor_execute", self._before)
-
-    def _before(
-        self,
-        conn: Any,
-        cursor: Any,
-        statement: str,
-        parameters: Any,
-        context: Any,
-        executemany: bool,
-    ) -> None:
-        if self.label is None or executemany:
-            return
-        if not statement.lstrip().upper().startswith(("SELECT", "WITH")):
-            return
-        explain = conn.connection.cursor()
-        try:
-            explain.execute(f"EXPLAIN (ANALYZE, BUFFERS) {statement}", parameters)
-            lines = [row[0] for row in explain.fetchall()]
-        finally:
-            explain.close()
-        self.plans.append(Plan(self.label, statement, lines))
-
-    @contextlib.contextmanager
-    def recording(self, label: str) -> Iterator[None]:
-        self.label = label
-        try:
-            yield
-        finally:
-            self.label = None
 
 
 async def explain(url: str, seeded: Seeded, shapes: list[ListShape]) -> list[Plan]:
@@ -746,13 +667,15 @@ async def explain(url: str, seeded: Seeded, shapes: list[ListShape]) -> list[Pla
                     page_size=PAGE_SIZE, filter=shape.filter(index)
                 )
                 query = list_request(request, PEOPLE_LISTING, SORT_COLUMNS)
-                with recorder.recording(f"ListPeople {shape.label}: {request.filter}"):
+                with recorder.recording(
+                    f"ListPeople {shape.label}: {request.filter}", f"ListPeople {shape.label}"
+                ):
                     await people_handlers.list_people(
                         UnitOfWork(sessions, "contacts"), query.expr, query.keys, None, query.size
                     )
         for kind, texts in search_queries(seeded.samples).items():
             text = texts[1]
-            with recorder.recording(f"SearchContacts {kind}: {text!r}"):
+            with recorder.recording(f"SearchContacts {kind}: {text!r}", f"SearchContacts {kind}"):
                 await search_handlers.search_contacts(
                     UnitOfWork(sessions, "contacts"), SearchQuery.parse(text), 0, 20
                 )
@@ -766,200 +689,93 @@ async def explain(url: str, seeded: Seeded, shapes: list[ListShape]) -> list[Pla
 # ------------------------------------------------------------------ report
 
 
-def _info(figure: str, unit: str, value: float) -> Row:
-    return Row("postgresql", figure, unit, value, "", math.nan)
-
-
 def rows_for(seeded: Seeded, measured: Measured) -> list[Row]:
     rows = [
-        _info("seed people/s (setup)", "people/s", seeded.people_per_second),
-        _info("seed rows/s, all tables (setup)", "rows/s", seeded.rows_per_second),
+        info("seed people/s (setup)", "people/s", seeded.people_per_second),
+        info("seed rows/s, all tables (setup)", "rows/s", seeded.rows_per_second),
     ]
     for name, load in measured.loads.items():
         if name.startswith("CreatePerson"):
-            rows.append(Row("postgresql", f"{name} calls/s", "calls/s", load.rate, "", math.nan))
-        judged = not name.startswith("CreatePerson")
-        rows += [
-            Row("postgresql", f"{name} p50", "ms", load.latencies.p50, "", math.nan),
-            Row(
-                "postgresql",
-                f"{name} p99",
-                "ms",
-                load.latencies.p99,
-                "",
-                math.nan,
-                "max" if judged else "",
-                TARGET_P99_MS if judged else math.nan,
-            ),
-        ]
+            rows.append(info(f"{name} calls/s", "calls/s", load.rate))
+        rows += latency_rows(name, load, measured.targets.get(name))
     return rows
 
 
-def table(rows: list[Row]) -> str:
-    cells = [
-        (
-            row.figure,
-            f"{row.value:.2f} {row.unit}" if row.unit == "ms" else f"{row.value:,.0f} {row.unit}",
-            row.target or "-",
-            {True: "yes", False: "NO", None: "-"}[row.met],
-        )
-        for row in rows
+def notes(seeded: Seeded, measured: Measured) -> list[str]:
+    found = [
+        found_note(name, hits, "results a call") for name, hits in measured.found.items() if hits
     ]
-    header = ("figure", "value", "target", "met")
-    widths = [max(len(line[i]) for line in [header, *cells]) for i in range(len(header))]
-
-    def render(line: tuple[str, ...]) -> str:
-        return " | ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True))
-
-    rule = "-+-".join("-" * width for width in widths)
-    return "\n".join([render(header), rule, *(render(line).rstrip() for line in cells)])
-
-
-def plan_summary(plans: list[Plan]) -> str:
-    lines = []
-    for plan in plans:
-        lines.append(f"{plan.label} [FROM {plan.table}]")
-        lines.append(
-            f"    {plan.execution_ms:.2f} ms; indexes: {', '.join(plan.indexes) or '-'}; "
-            f"seq scans: {', '.join(plan.seq_scans) or 'none'}; buffers: {plan.buffers or '-'}"
-        )
-    return "\n".join(lines)
-
-
-def mb(size: int) -> str:
-    return f"{size / 1024 / 1024:,.0f} MB"
+    split = [
+        f"note: {name} p50/p99 ms by value: "
+        + ", ".join(f"{value} {lat.p50:.1f}/{lat.p99:.1f}" for value, lat in by_value.items())
+        for name, by_value in measured.by_value.items()
+        if 1 < len(by_value) <= EXPLAINED_VALUES
+    ]
+    return [sizes_note(seeded.people, "people", seeded.sizes, seeded.seconds), *found, *split]
 
 
 # ------------------------------------------------------------------ the run
 
 
-def run(total: int, counts: Counts, keep: bool, meta: dict[str, Any]) -> int:
-    folder = Path(tempfile.mkdtemp(prefix="crm-contacts-scale-"))
-    failed = False
-    try:
-        with contextlib.ExitStack() as stack:
-            say("starting PostgreSQL and nats-server")
-            postgres = start_postgres(stack, folder / "postgres")
-            nats = start_nats(stack, folder / "nats")
-            url = postgres.create_database("contacts")
-            asyncio.run(upgrade_to_head(url, CONTACTS_MIGRATIONS))
-            say(f"seeding {total:,} people")
-            seeded = asyncio.run(seed(url, f"{postgres.dsn}/contacts", total))
-            say(
-                f"seeded {seeded.people:,} people, {seeded.rows:,} rows in "
-                f"{seeded.seconds['load']:.0f} s ({seeded.people_per_second:,.0f} people/s, "
-                f"{seeded.rows_per_second:,.0f} rows/s); database {mb(seeded.sizes['database'])}"
-            )
-            contacts = start_contacts(stack, postgres, url, nats.url, folder / "logs")
-            meter = CpuMeter(
-                {
-                    "client": one(os.getpid()),
-                    "server": one(contacts.pid),
-                    "nats-server": one(nats.pid),
-                    "postgres": with_children(postgres.pid),
-                }
-            )
-            shapes = list_shapes(datetime.now(UTC))
-            measured = asyncio.run(measure(contacts.address, seeded, counts, meter, shapes))
-            say("EXPLAIN (ANALYZE, BUFFERS) of the list and search statements")
-            plans = asyncio.run(explain(url, seeded, shapes))
-        report(seeded, measured, plans, meta)
-        return 0
-    except Exception:
-        failed = True
-        raise
-    finally:
-        if keep or failed:
-            say(f"logs and data kept in {folder}")
-        else:
-            shutil.rmtree(folder, ignore_errors=True)
-
-
-def start_contacts(
-    stack: contextlib.ExitStack, postgres: PostgresServer, url: str, nats_url: str, logs: Path
-) -> ServiceProcess:
-    contacts = ServiceProcess(
-        "contacts",
-        f"{LOOPBACK}:{free_port()}",
-        {
-            "CRM_CONTACTS_DATABASE_URL": url,
-            "CRM_NATS_URL": nats_url,
-            "CRM_CONTACTS_MIGRATE_ON_START": "false",
-        },
-        logs / "contacts.log",
+def scale_run(servers: Servers, total: int, counts: Counts) -> ScaleRun:
+    """Seeds `total` people into a fresh database on `servers`, measures through the
+    contacts service (started here, stopped before returning) and explains."""
+    database = servers.database("contacts")
+    asyncio.run(upgrade_to_head(database.url, CONTACTS_MIGRATIONS))
+    say(f"seeding {total:,} people")
+    seeded = asyncio.run(seed(database.url, database.dsn, total))
+    say(
+        f"seeded {seeded.people:,} people, {seeded.rows:,} rows in "
+        f"{seeded.seconds['load']:.0f} s ({seeded.people_per_second:,.0f} people/s, "
+        f"{seeded.rows_per_second:,.0f} rows/s); database {mb(seeded.sizes['database'])}"
     )
-    stack.callback(_stop_quietly, "contacts", contacts.stop)
-    say("starting the contacts service")
-    contacts.start()
-    return contacts
-
-
-def report(seeded: Seeded, measured: Measured, plans: list[Plan], meta: dict[str, Any]) -> None:
-    meta["load_average_at_end"] = [round(value, 2) for value in os.getloadavg()]
-    rows = rows_for(seeded, measured)
-    print(table(rows))
-    print()
-    print("CPU while each load ran (% of one core; this machine has", meta["nproc"], "cores):")
-    cpu_lines = [CpuLine("postgresql", name, load) for name, load in measured.loads.items()]
-    cpu_lines = [line for line in cpu_lines if line.load.cpu]
-    print(cpu_table(cpu_lines))
-    busy = disturbed(cpu_lines)
-    if busy:
-        print(
-            "warning: other processes on this machine used more than "
-            f"{NOISE_PERCENT:g}% of a core during: {', '.join(busy)}; those figures are skewed"
+    shapes = list_shapes(datetime.now(UTC))
+    with contextlib.ExitStack() as stack:
+        say("starting the contacts service")
+        contacts = start_service(
+            stack,
+            "contacts",
+            database.url,
+            servers.nats.url,
+            servers.logs(f"contacts-{total}"),
         )
-    print()
-    print("EXPLAIN (ANALYZE, BUFFERS) of the statements the service's code sends:")
-    print(plan_summary(plans))
-    print()
-    sizes = ", ".join(f"{name} {mb(size)}" for name, size in seeded.sizes.items())
-    print(f"note: {seeded.people:,} people; sizes with indexes: {sizes}")
-    print(
-        f"note: seeding {seeded.seconds['load']:.0f} s load, {seeded.seconds['indexes']:.0f} s "
-        f"indexes, {seeded.seconds['vacuum_analyze']:.0f} s VACUUM ANALYZE"
+        meter = CpuMeter(
+            {
+                "client": one(os.getpid()),
+                "server": one(contacts.pid),
+                "nats-server": one(servers.nats.pid),
+                "postgres": with_children(servers.postgres.pid),
+            }
+        )
+        measured = asyncio.run(measure(contacts.address, seeded, counts, meter, shapes))
+    say("EXPLAIN (ANALYZE, BUFFERS) of the list and search statements")
+    plans = asyncio.run(explain(database.url, seeded, shapes))
+    return ScaleRun(
+        service="contacts",
+        size=total,
+        unit="people",
+        rows=rows_for(seeded, measured),
+        loads=measured.loads,
+        targets=measured.targets,
+        plans=plans,
+        seeded_tables=("contact_search", *(table.name for table in SEEDED)),
+        notes=notes(seeded, measured),
+        details={
+            "seeding": {
+                "people": seeded.people,
+                "rows": seeded.rows,
+                "seconds": seeded.seconds,
+                "table_rows": seeded.table_rows,
+                "sizes_bytes": seeded.sizes,
+            },
+            "requests": measured.requests,
+            "results_per_call": measured.found,
+            "list_latencies_ms_by_value": {
+                name: {value: lat.ms for value, lat in split.items()}
+                for name, split in measured.by_value.items()
+            },
+        },
     )
-    for name, found in measured.found.items():
-        if found:
-            print(
-                f"note: {name} returned {min(found)}-{max(found)} results a call "
-                f"(mean {sum(found) / len(found):.1f})"
-            )
-    for name, split in measured.by_value.items():
-        if 1 < len(split) <= EXPLAINED_VALUES:
-            values = ", ".join(
-                f"{value} {lat.p50:.1f}/{lat.p99:.1f}" for value, lat in split.items()
-            )
-            print(f"note: {name} p50/p99 ms by value: {values}")
-    loads = (meta["load_average_at_start"], meta["load_average_at_end"])
-    print(f"note: load averages (1, 5, 15 min) at start {loads[0]}, at end {loads[1]}")
-    data = {
-        "meta": meta,
-        "rows": [row.as_json() for row in rows],
-        "cpu": [line.as_json() for line in cpu_lines],
-        "seeding": {
-            "people": seeded.people,
-            "rows": seeded.rows,
-            "seconds": seeded.seconds,
-            "table_rows": seeded.table_rows,
-            "sizes_bytes": seeded.sizes,
-        },
-        "requests": measured.requests,
-        "results_per_call": measured.found,
-        "latencies_ms": {name: load.latencies.ms for name, load in measured.loads.items()},
-        "list_latencies_ms_by_value": {
-            name: {value: lat.ms for value, lat in split.items()}
-            for name, split in measured.by_value.items()
-        },
-        "plans": [plan.as_json() for plan in plans],
-    }
-    RESULTS.write_text(json.dumps(data, indent=2) + "\n")
-    say(f"written to {RESULTS}")
-
-
-def _interrupt(signum: int, frame: FrameType | None) -> None:
-    # SIGTERM gets Ctrl-C's treatment, so every `finally` stops what it started.
-    raise KeyboardInterrupt
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -974,7 +790,7 @@ def main(argv: list[str] | None = None) -> int:
     counts = QUICK if args.quick else FULL
     if total < SAMPLED_PEOPLE:
         parser.error(f"--people must be at least {SAMPLED_PEOPLE}")
-    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGTERM, interrupt)
     meta = machine(["postgresql"], args.quick, counts)
     meta["people"] = total
     meta["notes"] = [
@@ -984,10 +800,12 @@ def main(argv: list[str] | None = None) -> int:
     ]
     say(f"{total:,} people on {meta['nproc']} cores ({meta['cpu']}), {meta.get('postgresql')}")
     try:
-        return run(total, counts, args.keep, meta)
+        run = run_alone("contacts", args.keep, say, lambda s: scale_run(s, total, counts))
     except KeyboardInterrupt:
         say("interrupted; everything started was stopped")
         return 130
+    report(run, meta, RESULTS, say)
+    return 0
 
 
 if __name__ == "__main__":

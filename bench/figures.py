@@ -6,6 +6,7 @@ import itertools
 import statistics
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,19 +22,20 @@ from nats.js.errors import NotFoundError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import crm_contacts
-from bench.cpu import CpuMeter
+from bench.cpu import CpuMeter, Pids
 from bench.echo_server import FULL_METHOD
-from bench.load import Latencies, Load, warm_then_drive
+from bench.entities import ENTITIES, SERVICES, Calls, Entity
+from bench.load import Latencies, Load, drive_until, warm_then_drive
+from bench.memory import RssSampler, peak_rss_mb, rss_mb
 from bench.processes import admin_channel
 from bench.samples import contact_created, create_request
-from crm.contacts.v1 import contacts_service_pb2 as contacts_pb
 from crm.contacts.v1.contacts_service_pb2_grpc import ContactsServiceStub
 from crm.events.v1.event_pb2 import Event
 from crm.support.v1 import support_service_pb2 as support_pb
 from crm.support.v1.support_service_pb2_grpc import SupportServiceStub
 from crm_common.messaging.broker import ensure_stream, event_stream_config
 from crm_common.messaging.envelope import seal, stream_for, subject_for
-from crm_common.messaging.relay import OutboxRelay
+from crm_common.messaging.relay import OutboxRelay, outbox_backlog
 from crm_common.messaging.uow import UnitOfWork
 from crm_common.storage.db import create_engine, session_factory
 from crm_common.storage.migrations import upgrade_to_head
@@ -42,11 +44,17 @@ CONCURRENCIES = (1, 32)
 # Found without importing the service itself (as `crm_contacts.main` would).
 CONTACTS_MIGRATIONS = Path(crm_contacts.__file__).parent / "storage" / "migrations"
 CALL_TIMEOUT = 30.0
-# What `EventConsumer` names support's durable consumer of the contacts stream.
-SUPPORT_CONSUMER = "support-from-contacts"
 SETTLE_TIMEOUT = 300.0
+SETTLE_POLL = 0.05
+# The background write load of propagation under load, and how long it runs
+# before the first sample.
+LOADED_CONCURRENCY = 32
+LOAD_RAMP = 0.5
 PROPAGATION_POLL = 0.0005
+POLL_FRACTION = 0.02
 PROPAGATION_TIMEOUT = 10.0
+# Under load a sample this long ends the sampling (see `propagation`).
+LOADED_PROPAGATION_TIMEOUT = 5.0
 # Between propagation samples, so each starts from an idle suite.
 IDLE_GAP = 0.02
 WINDOW = 256
@@ -62,23 +70,33 @@ LATENCY_SOURCE = "benchlatency"
 @dataclass(frozen=True)
 class Counts:
     echo_calls: int
+    # Per entity and concurrency.
     creates: int
     gets: int
     warmup: int
     propagation: int
+    loaded_propagation: int
     events: int
     latency: int
 
 
 QUICK = Counts(
-    echo_calls=500, creates=300, gets=600, warmup=50, propagation=30, events=3000, latency=50
+    echo_calls=500,
+    creates=100,
+    gets=200,
+    warmup=20,
+    propagation=30,
+    loaded_propagation=15,
+    events=3000,
+    latency=50,
 )
 FULL = Counts(
     echo_calls=10000,
-    creates=5000,
-    gets=10000,
-    warmup=300,
+    creates=1500,
+    gets=3000,
+    warmup=200,
     propagation=500,
+    loaded_propagation=200,
     events=20000,
     latency=500,
 )
@@ -87,7 +105,21 @@ FULL = Counts(
 # ------------------------------------------------------------------ gRPC: echo
 
 
-async def echo_loads(address: str, counts: Counts, meter: CpuMeter) -> dict[int, Load]:
+@dataclass(frozen=True)
+class EchoMemory:
+    """The echo server's RSS in MB: what a bare grpc.aio process needs."""
+
+    idle: float
+    loaded: float
+
+
+@dataclass(frozen=True)
+class EchoFigures:
+    loads: dict[int, Load]
+    memory: EchoMemory
+
+
+async def echo_figures(address: str, counts: Counts, meter: CpuMeter, process: Pids) -> EchoFigures:
     """The bare grpc.aio round trip, with a payload the size of a CreatePersonRequest."""
     payload = create_request(0, "echo").SerializeToString()
     async with admin_channel(address) as channel:
@@ -97,22 +129,30 @@ async def echo_loads(address: str, counts: Counts, meter: CpuMeter) -> dict[int,
         async def call(_: int) -> None:
             await echo(payload, timeout=CALL_TIMEOUT)
 
-        return {
-            concurrency: await warm_then_drive(
-                call, counts.echo_calls, concurrency, counts.warmup, meter
-            )
-            for concurrency in CONCURRENCIES
-        }
+        idle = rss_mb(process)
+        sampler = RssSampler({"echo": process}).start()
+        try:
+            loads = {
+                concurrency: await warm_then_drive(
+                    call, counts.echo_calls, concurrency, counts.warmup, meter
+                )
+                for concurrency in CONCURRENCIES
+            }
+        finally:
+            loaded = sampler.stop()["echo"]
+        return EchoFigures(loads, EchoMemory(idle, loaded))
 
 
 # -------------------------------------------------------- gRPC: the services
 
 
 @dataclass(frozen=True)
-class ServiceFigures:
+class EntityLoads:
+    """Create, then Get of what was created, at each concurrency."""
+
+    entity: Entity
     creates: dict[int, Load]
     gets: dict[int, Load]
-    propagation: "Propagation"
 
 
 @dataclass(frozen=True)
@@ -124,77 +164,174 @@ class Propagation:
     to_broker: Latencies
     # The event on the broker -> GetCustomer finds the customer (support's leg).
     to_visible: Latencies
+    # Samples recorded as the timeout (a lower bound), which ended the sampling.
+    timed_out: int = 0
+
+
+@dataclass(frozen=True)
+class Memory:
+    """Resident memory per service in MB (see bench/memory.py)."""
+
+    # After start, every service SERVING and the suite settled.
+    idle: dict[str, float]
+    # The largest sampled while the loads ran.
+    loaded: dict[str, float]
+    # After the loads, and the kernel's high-water mark over the process's life.
+    after: dict[str, float]
+    high_water: dict[str, float]
+
+
+@dataclass(frozen=True)
+class ServiceFigures:
+    entities: list[EntityLoads]
+    propagation: Propagation
+    loaded_propagation: Propagation
+    # The mixed write load that ran while `loaded_propagation` was sampled.
+    background: Load
+    memory: Memory
+    settle_seconds: float
 
 
 async def service_figures(
-    contacts_address: str,
-    support_address: str,
+    addresses: Mapping[str, str],
     nats_url: str,
+    database_urls: Mapping[str, str],
     counts: Counts,
     meter: CpuMeter,
+    processes: Mapping[str, Pids],
 ) -> ServiceFigures:
+    """Every entity's Create and Get, then propagation idle and under a write load.
+
+    Before each figure the suite settles (`Settler`), so a figure does not pay
+    for the previous one's background work; a write load pays for its own.
+    """
     run = uuid.uuid4().hex[:8]
-    numbers = itertools.count()
-    names: list[str] = []
+    numbers = itertools.count(1)
     client = await nats.connect(nats_url, name="bench-observer")
+    settler = Settler(client.jetstream(), database_urls)
     try:
-        js = client.jetstream()
-        async with (
-            admin_channel(contacts_address) as contacts_channel,
-            admin_channel(support_address) as support_channel,
-        ):
-            await contacts_channel.channel_ready()
-            await support_channel.channel_ready()
-            contacts = ContactsServiceStub(contacts_channel)
-            support = SupportServiceStub(support_channel)
-
-            async def create(_: int) -> None:
-                request = create_request(next(numbers), run)
-                created = await contacts.CreatePerson(request, timeout=CALL_TIMEOUT)
-                names.append(created.name)
-
-            async def get(index: int) -> None:
-                request = contacts_pb.GetPersonRequest(name=names[index % len(names)])
-                await contacts.GetPerson(request, timeout=CALL_TIMEOUT)
-
-            creates = {}
-            for concurrency in CONCURRENCIES:
-                # Each figure starts with the events of the last one consumed,
-                # so it does not pay for its predecessor's background work.
-                await settle(js, len(names))
-                creates[concurrency] = await warm_then_drive(
-                    create, counts.creates, concurrency, counts.warmup, meter
+        async with contextlib.AsyncExitStack() as stack:
+            channels = {
+                service: await stack.enter_async_context(admin_channel(address))
+                for service, address in addresses.items()
+            }
+            for channel in channels.values():
+                await channel.channel_ready()
+            await settler.settle()
+            idle = {service: rss_mb(pids) for service, pids in processes.items()}
+            sampler = RssSampler(processes).start()
+            try:
+                calls = {entity.name: await entity.prepare(channels, run) for entity in ENTITIES}
+                entities = [
+                    await entity_loads(entity, calls[entity.name], numbers, counts, meter, settler)
+                    for entity in ENTITIES
+                ]
+                await settler.settle()
+                contacts = ContactsServiceStub(channels["contacts"])
+                support = SupportServiceStub(channels["support"])
+                samples = await propagation(
+                    client, contacts, support, counts.propagation, run, numbers
                 )
-            gets = {}
-            for concurrency in CONCURRENCIES:
-                await settle(js, len(names))
-                gets[concurrency] = await warm_then_drive(
-                    get, counts.gets, concurrency, counts.warmup, meter
+                await settler.settle()
+                loaded, background = await propagation_under_load(
+                    client, contacts, support, counts, run, numbers, list(calls.values()), meter
                 )
-            await settle(js, len(names))
-            samples = await propagation(client, contacts, support, counts.propagation, run, numbers)
-            return ServiceFigures(creates, gets, samples)
+            finally:
+                largest = sampler.stop()
+            memory = Memory(
+                idle,
+                largest,
+                {service: rss_mb(pids) for service, pids in processes.items()},
+                {service: peak_rss_mb(pids) for service, pids in processes.items()},
+            )
+            return ServiceFigures(entities, samples, loaded, background, memory, settler.waited)
     finally:
+        await settler.close()
         await client.close()
 
 
-async def settle(js: JetStreamContext, published: int) -> None:
-    """Waits until `published` events reached the contacts stream and support consumed them."""
-    stream = stream_for("contacts")
-    deadline = time.monotonic() + SETTLE_TIMEOUT
-    while True:
-        with contextlib.suppress(NotFoundError, NatsTimeoutError):
-            info = await js.stream_info(stream)
-            consumer = await js.consumer_info(stream, SUPPORT_CONSUMER)
-            if (
-                (info.state.messages or 0) >= published
-                and consumer.num_pending == 0
-                and consumer.num_ack_pending == 0
-            ):
+async def entity_loads(
+    entity: Entity,
+    calls: Calls,
+    numbers: "itertools.count[int]",
+    counts: Counts,
+    meter: CpuMeter,
+    settler: "Settler",
+) -> EntityLoads:
+    names: list[str] = []
+
+    async def create(_: int) -> None:
+        names.append(await calls.create(next(numbers)))
+
+    async def get(index: int) -> None:
+        await calls.get(names[index % len(names)])
+
+    creates, gets = {}, {}
+    for concurrency in CONCURRENCIES:
+        await settler.settle()
+        creates[concurrency] = await warm_then_drive(
+            create, counts.creates, concurrency, counts.warmup, meter
+        )
+    for concurrency in CONCURRENCIES:
+        await settler.settle()
+        gets[concurrency] = await warm_then_drive(
+            get, counts.gets, concurrency, counts.warmup, meter
+        )
+    return EntityLoads(entity, creates, gets)
+
+
+class Settler:
+    """Waits until the suite has no background work left from earlier figures.
+
+    Settled means: every service's outbox is empty (read from its database),
+    every durable consumer of every service's stream has nothing pending or
+    unacknowledged, and no stream grew since the previous look; twice in a
+    row, SETTLE_POLL apart, because applying an event may write new ones.
+    """
+
+    def __init__(self, js: JetStreamContext, database_urls: Mapping[str, str]) -> None:
+        self._js = js
+        self._engines = [create_engine(url) for url in database_urls.values()]
+        self._outboxes = [session_factory(engine) for engine in self._engines]
+        # Seconds spent settling in all: time the run spends on no figure.
+        self.waited = 0.0
+
+    async def settle(self) -> None:
+        start = time.monotonic()
+        deadline = start + SETTLE_TIMEOUT
+        previous = None
+        while True:
+            state = await self._quiet_state()
+            if state is not None and state == previous:
+                self.waited += time.monotonic() - start
                 return
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"support did not catch up with {published} events")
-        await asyncio.sleep(0.05)
+            previous = state
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the suite did not settle within {SETTLE_TIMEOUT:g} s")
+            await asyncio.sleep(SETTLE_POLL)
+
+    async def _quiet_state(self) -> tuple[int, ...] | None:
+        """Each stream's last sequence if nothing is pending anywhere, else None."""
+        last: list[int] = []
+        for service in SERVICES:
+            stream = stream_for(service)
+            try:
+                info = await self._js.stream_info(stream)
+                consumers = await self._js.consumers_info(stream)
+            except NotFoundError:
+                last.append(0)
+                continue
+            last.append(info.state.last_seq)
+            if any(c.num_pending or c.num_ack_pending for c in consumers):
+                return None
+        for outbox in self._outboxes:
+            if (await outbox_backlog(outbox, datetime.now(UTC))).events:
+                return None
+        return tuple(last)
+
+    async def close(self) -> None:
+        for engine in self._engines:
+            await engine.dispose()
 
 
 async def propagation(
@@ -204,12 +341,16 @@ async def propagation(
     samples: int,
     run: str,
     numbers: "itertools.count[int]",
+    cut_off: float | None = None,
 ) -> Propagation:
     """From CreatePerson returning to GetCustomer finding the customer, one at a time.
 
     A plain NATS subscription on the contacts subjects notes when each event
     reaches the broker, which splits the time into the relay's leg and
-    support's leg (consume, apply, commit, then our next poll).
+    support's leg (consume, apply, commit, then our next poll). Without a
+    `cut_off` a sample that takes PROPAGATION_TIMEOUT is an error; with one,
+    it is recorded as `cut_off` (a lower bound) and ends the sampling: behind
+    a backlog that grew that long, later samples would only wait longer.
     """
     on_broker: dict[str, float] = {}
 
@@ -218,26 +359,23 @@ async def propagation(
 
     observer = await client.subscribe(subject_for("contacts", ">"), cb=note)
     total, to_broker, to_visible = [], [], []
+    timed_out = 0
     try:
         for _ in range(samples):
             created = await contacts.CreatePerson(
                 create_request(next(numbers), run), timeout=CALL_TIMEOUT
             )
             start = time.perf_counter()
-            request = support_pb.GetCustomerRequest(
-                name=created.name.replace("people/", "customers/", 1)
-            )
-            while True:
-                try:
-                    await support.GetCustomer(request, timeout=CALL_TIMEOUT)
-                    break
-                except grpc.aio.AioRpcError as error:
-                    if error.code() != grpc.StatusCode.NOT_FOUND:
-                        raise
-                if time.perf_counter() - start > PROPAGATION_TIMEOUT:
-                    raise TimeoutError(f"{created.name} did not reach support within 10 s")
-                await asyncio.sleep(PROPAGATION_POLL)
-            end = time.perf_counter()
+            customer = created.name.replace("people/", "customers/", 1)
+            end = await _visible(support, customer, start, cut_off or PROPAGATION_TIMEOUT)
+            if end is None:
+                if cut_off is None:
+                    raise TimeoutError(
+                        f"{created.name} did not reach support within {PROPAGATION_TIMEOUT:g} s"
+                    )
+                total.append(cut_off)
+                timed_out += 1
+                break
             total.append(end - start)
             broker = on_broker.get(created.name.removeprefix("people/"))
             if broker is not None:
@@ -250,7 +388,72 @@ async def propagation(
         Latencies.of_seconds(total),
         Latencies.of_seconds(to_broker),
         Latencies.of_seconds(to_visible),
+        timed_out,
     )
+
+
+async def _visible(
+    support: SupportServiceStub, customer: str, start: float, give_up: float
+) -> float | None:
+    """When GetCustomer first finds `customer`, polling; None after `give_up` seconds.
+
+    Polls every PROPAGATION_POLL, or POLL_FRACTION of the wait so far once
+    that is longer: the resolution stays within 2% of the figure while a
+    long wait (under load) does not flood support with calls.
+    """
+    request = support_pb.GetCustomerRequest(name=customer)
+    while True:
+        try:
+            await support.GetCustomer(request, timeout=CALL_TIMEOUT)
+            return time.perf_counter()
+        except grpc.aio.AioRpcError as error:
+            if error.code() != grpc.StatusCode.NOT_FOUND:
+                raise
+        waited = time.perf_counter() - start
+        if waited > give_up:
+            return None
+        await asyncio.sleep(max(PROPAGATION_POLL, waited * POLL_FRACTION))
+
+
+async def propagation_under_load(
+    client: Client,
+    contacts: ContactsServiceStub,
+    support: SupportServiceStub,
+    counts: Counts,
+    run: str,
+    numbers: "itertools.count[int]",
+    calls: list[Calls],
+    meter: CpuMeter,
+) -> tuple[Propagation, Load]:
+    """Propagation samples while the entities' creates run at concurrency 32, mixed.
+
+    Call i of the background load creates entity i mod 4 (person, ticket,
+    opportunity, task in turn); it starts first and stops after the last
+    sample, so every sample waits behind the events of the load.
+    """
+
+    async def create(index: int) -> None:
+        await calls[index % len(calls)].create(next(numbers))
+
+    stop = asyncio.Event()
+    background = asyncio.create_task(drive_until(create, stop, LOADED_CONCURRENCY, meter))
+    try:
+        await asyncio.sleep(LOAD_RAMP)
+        samples = await propagation(
+            client,
+            contacts,
+            support,
+            counts.loaded_propagation,
+            run,
+            numbers,
+            LOADED_PROPAGATION_TIMEOUT,
+        )
+    except BaseException:
+        stop.set()
+        await asyncio.gather(background, return_exceptions=True)
+        raise
+    stop.set()
+    return samples, await background
 
 
 # ------------------------------------------------------ JetStream and the relay
@@ -263,7 +466,6 @@ class BrokerFigures:
     # Events per second of each round; raw and relay rounds alternate.
     raw_rates: tuple[float, ...]
     relay_rates: tuple[float, ...]
-    delivery: Latencies
 
     @property
     def raw_rate(self) -> float:
@@ -292,10 +494,17 @@ async def broker_figures(nats_url: str, relay_database_url: str, counts: Counts)
                 relay_rates.append(counts.events / await relay_drain(js, sessions, counts.events))
         finally:
             await engine.dispose()
-        delivery = await delivery_latency(nats_url, js, counts.latency, body)
-        return BrokerFigures(
-            counts.events, len(body), tuple(raw_rates), tuple(relay_rates), delivery
-        )
+        return BrokerFigures(counts.events, len(body), tuple(raw_rates), tuple(relay_rates))
+    finally:
+        await client.close()
+
+
+async def delivery_figure(nats_url: str, counts: Counts) -> Latencies:
+    """Propagation's baseline: a bare JetStream publish reaching a waiting consumer."""
+    client = await nats.connect(nats_url, name="bench-publisher")
+    try:
+        body = seal(contact_created(0), LATENCY_SOURCE, datetime.now(UTC)).SerializeToString()
+        return await delivery_latency(nats_url, client.jetstream(), counts.latency, body)
     finally:
         await client.close()
 

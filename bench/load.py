@@ -64,12 +64,25 @@ Call = Callable[[int], Awaitable[object]]
 
 async def drive(call: Call, count: int, concurrency: int, meter: CpuMeter | None = None) -> Load:
     """Makes `count` calls of `call(i)` from `concurrency` coroutines."""
+    return await _drive(call, lambda taken: taken < count, concurrency, meter)
+
+
+async def drive_until(
+    call: Call, stop: asyncio.Event, concurrency: int, meter: CpuMeter | None = None
+) -> Load:
+    """Calls `call(i)` from `concurrency` coroutines until `stop` is set (a background load)."""
+    return await _drive(call, lambda _: not stop.is_set(), concurrency, meter)
+
+
+async def _drive(
+    call: Call, more: Callable[[int], bool], concurrency: int, meter: CpuMeter | None
+) -> Load:
     taken = 0
     latencies: list[float] = []
 
     async def worker() -> None:
         nonlocal taken
-        while taken < count:
+        while more(taken):
             index = taken
             taken += 1
             start = time.perf_counter()
@@ -81,7 +94,7 @@ async def drive(call: Call, count: int, concurrency: int, meter: CpuMeter | None
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     elapsed = time.perf_counter() - start
     cpu = CpuMeter.percent(before, meter.snapshot(), elapsed) if meter else {}
-    return Load(count, concurrency, elapsed, Latencies.of_seconds(latencies), cpu)
+    return Load(len(latencies), concurrency, elapsed, Latencies.of_seconds(latencies), cpu)
 
 
 async def warm_then_drive(

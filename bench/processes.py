@@ -110,14 +110,20 @@ def start_services(
     nats: NatsServer,
     logs: Path,
 ) -> dict[str, ServiceProcess]:
-    """Starts each service (name -> database URL) as its own process; all SERVING on return."""
+    """Starts each service (name -> database URL) as its own process; all SERVING on return.
+
+    Each knows where the others listen (`CRM_<SERVICE>_TARGET`, as `crm up` sets it).
+    """
+    addresses = {service: f"{LOOPBACK}:{free_port()}" for service in services}
+    targets = {f"CRM_{service.upper()}_TARGET": address for service, address in addresses.items()}
     processes = {
         service: ServiceProcess(
             service,
-            f"{LOOPBACK}:{free_port()}",
+            addresses[service],
             {
                 "CRM_NATS_URL": nats.url,
                 f"CRM_{service.upper()}_DATABASE_URL": url,
+                **targets,
                 **AUTH_ENVIRONMENT,
             },
             logs / f"{service}.log",

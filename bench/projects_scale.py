@@ -27,10 +27,8 @@ import contextlib
 import itertools
 import os
 import random
-import shutil
 import signal
 import sys
-import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -43,26 +41,31 @@ from google.type.money_pb2 import Money
 
 import crm_projects
 import crm_sales
-from bench.contacts_scale import Plan, PlanRecorder, mb
 from bench.cpu import CpuMeter, one, with_children
 from bench.load import Latencies, Load, drive
-from bench.processes import admin_channel, start_nats, start_postgres
+from bench.processes import admin_channel
 from bench.report import Row
 from bench.run import machine
 from bench.scale import (
+    Plan,
+    PlanRecorder,
+    ScaleRun,
+    Servers,
     copy_rows,
     drop_secondary_indexes,
     finish_load,
+    found_note,
     info,
     interrupt,
     latency_rows,
-    load_average_note,
-    print_figures,
+    mb,
     record,
+    report,
+    run_alone,
+    sayer,
     sizes_note,
     start_service,
     table_figures,
-    write_results,
 )
 from crm.projects.v1 import board_service_pb2 as board_pb
 from crm.projects.v1 import projects_service_pb2 as projects_pb
@@ -126,6 +129,10 @@ PAGE_SIZE = 50
 HISTORY = timedelta(days=1095)
 VISIBLE_POLL = 0.0005
 REMINDER_RUN = "reminder job run (scan + reminders owed)"
+PROJECT_BOARD = "GetBoard project board"
+PERSONAL_BOARD = "GetBoard person's board (users/x/board)"
+MY_OPEN_TASKS = "ListTasks my open tasks"
+WON_TO_PROJECT = "opportunity.won -> project visible"
 VISIBLE_TIMEOUT = 30.0
 WON_PIPELINE = "new-business"
 
@@ -140,15 +147,12 @@ class Counts:
 
 FULL = Counts(calls=500, won=200, warmup=30, reminder_runs=20)
 QUICK = Counts(calls=150, won=30, warmup=10, reminder_runs=10)
+# bench.scale_suite measures only the figures the issue judges (boards, my tasks).
+SUITE = Counts(calls=300, won=0, warmup=30, reminder_runs=0)
+SUITE_QUICK = Counts(calls=60, won=0, warmup=5, reminder_runs=0)
 
 
-def say(message: str) -> None:
-    load = " ".join(f"{value:.2f}" for value in os.getloadavg())
-    print(
-        f"[projects {time.strftime('%H:%M:%S')} load {load}] {message}",
-        file=sys.stderr,
-        flush=True,
-    )
+say = sayer("projects")
 
 
 # ------------------------------------------------------------------ the data
@@ -552,7 +556,8 @@ class Measured:
     loads: dict[str, Load] = field(default_factory=dict)
     # Results per call (cards, tasks), to show the calls found something.
     found: dict[str, list[int]] = field(default_factory=dict)
-    judged: dict[str, float] = field(default_factory=dict)
+    # Load name -> p99 target (ms), for the figures the issue judges.
+    targets: dict[str, float] = field(default_factory=dict)
     won_polls: list[int] = field(default_factory=list)
 
 
@@ -573,8 +578,8 @@ async def measure(address: str, seeded: Seeded, counts: Counts, meter: CpuMeter)
             return board_pb.GetBoardRequest(name=f"users/{user(users[index % USERS])}/board")
 
         for name, make_request in (
-            ("GetBoard project board", board_request),
-            ("GetBoard person's board (users/x/board)", personal_board_request),
+            (PROJECT_BOARD, board_request),
+            (PERSONAL_BOARD, personal_board_request),
         ):
             cards: list[int] = []
 
@@ -589,7 +594,7 @@ async def measure(address: str, seeded: Seeded, counts: Counts, meter: CpuMeter)
             cards.clear()
             measured.loads[name] = await drive(get_board, counts.calls, 1, meter)
             measured.found[name] = cards
-            measured.judged[name] = TARGET_P99_MS
+            measured.targets[name] = TARGET_P99_MS
 
         found: list[int] = []
 
@@ -600,13 +605,13 @@ async def measure(address: str, seeded: Seeded, counts: Counts, meter: CpuMeter)
             response = await task_service.ListTasks(request, timeout=CALL_TIMEOUT)
             found.append(len(response.tasks))
 
-        name = "ListTasks my open tasks"
+        name = MY_OPEN_TASKS
         say(f"{name}: {counts.calls} sequential pages of {PAGE_SIZE}, users in turn")
         await drive(list_mine, counts.warmup, 1)
         found.clear()
         measured.loads[name] = await drive(list_mine, counts.calls, 1, meter)
         measured.found[name] = found
-        measured.judged[name] = TARGET_P99_MS
+        measured.targets[name] = TARGET_P99_MS
     return measured
 
 
@@ -651,20 +656,20 @@ async def explain(url: str, seeded: Seeded) -> list[Plan]:
 
     try:
         project_id = seeded.active[0]
-        with recorder.recording(f"GetBoard projects/{project_id}/board"):
+        with recorder.recording(f"GetBoard projects/{project_id}/board", PROJECT_BOARD):
             async with units() as uow:
                 await board_handlers.get_board(uow, project_id)
-        with recorder.recording(f"GetBoard users/{user(1)}/board"):
+        with recorder.recording(f"GetBoard users/{user(1)}/board", PERSONAL_BOARD):
             async with units() as uow:
                 await board_handlers.get_personal_board(uow, f"users/{user(1)}", 200)
         request = task_pb.ListTasksRequest(
             parent="projects/-", filter=my_open_tasks(1), page_size=PAGE_SIZE
         )
         query = list_request(request, TASK_FILTER_SCHEMA, TASK_SORTABLE, BY_DUE_TIME)
-        with recorder.recording(f"ListTasks projects/-: {request.filter}"):
+        with recorder.recording(f"ListTasks projects/-: {request.filter}", MY_OPEN_TASKS):
             async with units() as uow:
                 await task_handlers.list_tasks(uow, None, query.expr, query.keys, None, query.size)
-        with recorder.recording("reminder scan (task-reminders job)"):
+        with recorder.recording("reminder scan (task-reminders job)", REMINDER_RUN):
             async with units() as uow:
                 await tasks_owed_reminders(uow.session, datetime.now(UTC), REMINDER_BATCH)
     finally:
@@ -678,35 +683,85 @@ async def explain(url: str, seeded: Seeded) -> list[Plan]:
 def rows_for(seeded: Seeded, measured: Measured) -> list[Row]:
     rows = [info("seed projects/s (setup, 20 tasks each)", "projects/s", seeded.per_second)]
     for name, load in measured.loads.items():
-        rows += latency_rows(name, load, measured.judged.get(name))
+        rows += latency_rows(name, load, measured.targets.get(name))
     return rows
 
 
-def report(seeded: Seeded, measured: Measured, plans: list[Plan], meta: dict[str, Any]) -> None:
-    rows = rows_for(seeded, measured)
-    groups = ("client", "server", "sales", "nats-server", "postgres")
-    cpu_lines = print_figures(rows, measured.loads, plans, meta, groups)
+def notes(seeded: Seeded, measured: Measured) -> list[str]:
     tasks_note = f"projects, {seeded.table_rows.get('tasks', 0):,} tasks ({seeded.task_statuses})"
-    print(sizes_note(seeded.projects, tasks_note, seeded.sizes, seeded.seconds))
-    for name, found in measured.found.items():
-        if found:
-            print(
-                f"note: {name} returned {min(found)}-{max(found)} "
-                f"{'tasks' if name.startswith('List') else 'cards'} a call "
-                f"(mean {sum(found) / len(found):.1f})"
+    found = [
+        found_note(name, counts, "tasks a call" if name.startswith("List") else "cards a call")
+        for name, counts in measured.found.items()
+        if counts
+    ]
+    polls = measured.won_polls
+    return [
+        sizes_note(seeded.projects, tasks_note, seeded.sizes, seeded.seconds),
+        *found,
+        *([f"note: won -> project visible took {min(polls)}-{max(polls)} polls"] if polls else []),
+    ]
+
+
+# ------------------------------------------------------------------ the run
+
+
+def scale_run(servers: Servers, total: int, counts: Counts) -> ScaleRun:
+    """Seeds `total` projects of 20 tasks into a fresh database on `servers`,
+    measures through the projects service (and sales, for won deals; started
+    here, stopped before returning) and explains."""
+    database = servers.database("projects")
+    asyncio.run(upgrade_to_head(database.url, PROJECTS_MIGRATIONS))
+    now = datetime.now(UTC)
+    say(f"seeding {total:,} projects with {TASKS_PER_PROJECT} tasks each")
+    seeded = asyncio.run(seed(database.dsn, total, now))
+    say(
+        f"seeded {seeded.projects:,} projects, {seeded.rows:,} rows in "
+        f"{seeded.seconds['load']:.0f} s ({seeded.per_second:,.0f} projects/s); "
+        f"database {mb(seeded.sizes['database'])}"
+    )
+    logs = servers.logs(f"projects-{total}")
+    with contextlib.ExitStack() as stack:
+        say("starting the projects service")
+        service = start_service(stack, "projects", database.url, servers.nats.url, logs)
+        groups = {
+            "client": one(os.getpid()),
+            "server": one(service.pid),
+            "nats-server": one(servers.nats.pid),
+            "postgres": with_children(servers.postgres.pid),
+        }
+        sales = None
+        if counts.won:
+            sales_database = servers.database("sales")
+            asyncio.run(upgrade_to_head(sales_database.url, SALES_MIGRATIONS))
+            say("starting the sales service")
+            sales = start_service(stack, "sales", sales_database.url, servers.nats.url, logs)
+            groups["sales"] = one(sales.pid)
+        meter = CpuMeter(groups)
+        measured = asyncio.run(measure(service.address, seeded, counts, meter))
+        if counts.reminder_runs:
+            say(f"reminder job: {counts.reminder_runs} runs one after another")
+            measured.loads[REMINDER_RUN] = asyncio.run(
+                reminder_runs(database.url, counts.reminder_runs, meter)
             )
-    if measured.won_polls:
-        print(
-            f"note: won -> project visible took {min(measured.won_polls)}-"
-            f"{max(measured.won_polls)} polls"
-        )
-    print(load_average_note(meta))
-    write_results(
-        RESULTS,
-        {
-            "meta": meta,
-            "rows": [row.as_json() for row in rows],
-            "cpu": [line.as_json() for line in cpu_lines],
+        if sales is not None:
+            reason = asyncio.run(set_up_won_deals(sales.address, service.address))
+            say(f"{WON_TO_PROJECT}: {counts.won} samples one at a time")
+            measured.loads[WON_TO_PROJECT], measured.won_polls = asyncio.run(
+                won_to_project(sales.address, service.address, reason, counts.won, meter)
+            )
+    say("EXPLAIN (ANALYZE, BUFFERS) of the board, task list and reminder statements")
+    plans = asyncio.run(explain(database.url, seeded))
+    return ScaleRun(
+        service="projects",
+        size=seeded.table_rows.get("tasks", total * TASKS_PER_PROJECT),
+        unit="tasks",
+        rows=rows_for(seeded, measured),
+        loads=measured.loads,
+        targets=measured.targets,
+        plans=plans,
+        seeded_tables=tuple(table_.name for table_ in SEEDED),
+        notes=notes(seeded, measured),
+        details={
             "seeding": {
                 "projects": seeded.projects,
                 "rows": seeded.rows,
@@ -717,71 +772,9 @@ def report(seeded: Seeded, measured: Measured, plans: list[Plan], meta: dict[str
             },
             "results_per_call": measured.found,
             "won_polls": measured.won_polls,
-            "latencies_ms": {name: load.latencies.ms for name, load in measured.loads.items()},
-            "plans": [plan.as_json() for plan in plans],
         },
+        cpu_groups=("client", "server", "sales", "nats-server", "postgres"),
     )
-    say(f"written to {RESULTS}")
-
-
-# ------------------------------------------------------------------ the run
-
-
-def run(total: int, counts: Counts, keep: bool, meta: dict[str, Any]) -> int:
-    folder = Path(tempfile.mkdtemp(prefix="crm-projects-scale-"))
-    failed = False
-    try:
-        with contextlib.ExitStack() as stack:
-            say("starting PostgreSQL and nats-server")
-            postgres = start_postgres(stack, folder / "postgres")
-            nats = start_nats(stack, folder / "nats")
-            url = postgres.create_database("projects")
-            sales_url = postgres.create_database("sales")
-            asyncio.run(upgrade_to_head(url, PROJECTS_MIGRATIONS))
-            asyncio.run(upgrade_to_head(sales_url, SALES_MIGRATIONS))
-            now = datetime.now(UTC)
-            say(f"seeding {total:,} projects with {TASKS_PER_PROJECT} tasks each")
-            seeded = asyncio.run(seed(f"{postgres.dsn}/projects", total, now))
-            say(
-                f"seeded {seeded.projects:,} projects, {seeded.rows:,} rows in "
-                f"{seeded.seconds['load']:.0f} s ({seeded.per_second:,.0f} projects/s); "
-                f"database {mb(seeded.sizes['database'])}"
-            )
-            say("starting the projects and sales services")
-            service = start_service(stack, "projects", url, nats.url, folder / "logs")
-            sales = start_service(stack, "sales", sales_url, nats.url, folder / "logs")
-            meter = CpuMeter(
-                {
-                    "client": one(os.getpid()),
-                    "server": one(service.pid),
-                    "sales": one(sales.pid),
-                    "nats-server": one(nats.pid),
-                    "postgres": with_children(postgres.pid),
-                }
-            )
-            measured = asyncio.run(measure(service.address, seeded, counts, meter))
-            say(f"reminder job: {counts.reminder_runs} runs one after another")
-            measured.loads[REMINDER_RUN] = asyncio.run(
-                reminder_runs(url, counts.reminder_runs, meter)
-            )
-            reason = asyncio.run(set_up_won_deals(sales.address, service.address))
-            say(f"opportunity.won -> project visible: {counts.won} samples one at a time")
-            name = "opportunity.won -> project visible"
-            measured.loads[name], measured.won_polls = asyncio.run(
-                won_to_project(sales.address, service.address, reason, counts.won, meter)
-            )
-            say("EXPLAIN (ANALYZE, BUFFERS) of the board, task list and reminder statements")
-            plans = asyncio.run(explain(url, seeded))
-        report(seeded, measured, plans, meta)
-        return 0
-    except Exception:
-        failed = True
-        raise
-    finally:
-        if keep or failed:
-            say(f"logs and data kept in {folder}")
-        else:
-            shutil.rmtree(folder, ignore_errors=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -813,10 +806,12 @@ def main(argv: list[str] | None = None) -> int:
     ]
     say(f"{total:,} projects on {meta['nproc']} cores ({meta['cpu']}), {meta.get('postgresql')}")
     try:
-        return run(total, counts, args.keep, meta)
+        run = run_alone("projects", args.keep, say, lambda s: scale_run(s, total, counts))
     except KeyboardInterrupt:
         say("interrupted; everything started was stopped")
         return 130
+    report(run, meta, RESULTS, say)
+    return 0
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -16,8 +17,9 @@ from typing import Any
 
 from bench import figures
 from bench.cpu import CpuMeter, one, with_children
+from bench.entities import ENTITIES, SERVICES
 from bench.figures import Counts
-from bench.load import Load
+from bench.load import Latencies, Load
 from bench.processes import (
     Databases,
     start_echo,
@@ -25,7 +27,7 @@ from bench.processes import (
     start_postgres,
     start_services,
 )
-from bench.report import CpuLine, Row, rows_for
+from bench.report import CpuLine, Row, entity_rows, memory_rows, propagation_rows, relay_rows
 from crm_cli.servers import NatsServer, PostgresServer
 
 
@@ -40,8 +42,37 @@ class Results:
     # Per backend: what the rows summarise (every round, every sample).
     details: dict[str, Any] = field(default_factory=dict)
 
+    def add(self, backend: str, other: "Results") -> None:
+        self.rows += other.rows
+        self.cpu += other.cpu
+        self.details.setdefault(backend, {}).update(other.details)
 
-def run(backends: list[str], counts: Counts, keep: bool) -> Results:
+
+@dataclass(frozen=True)
+class Backend:
+    """What every stage of one backend's run gets.
+
+    `nats` is this backend's broker, shared by its stages; a stage that needs
+    a broker (or anything else) of its own starts it and stops it itself.
+    """
+
+    name: str
+    counts: Counts
+    quick: bool
+    folder: Path
+    logs: Path
+    postgres: PostgresServer | None
+    databases: Databases
+    nats: NatsServer
+
+
+# A stage measures one group of figures on one backend and returns its rows,
+# CPU lines and JSON details (`Results.details` keyed by nothing: the run
+# files them under the backend). Stages run in this order, per backend.
+Stage = Callable[[Backend], Results]
+
+
+def run(backends: list[str], counts: Counts, keep: bool, quick: bool) -> Results:
     folder = Path(tempfile.mkdtemp(prefix="crm-bench-"))
     failed = False
     try:
@@ -52,7 +83,7 @@ def run(backends: list[str], counts: Counts, keep: bool) -> Results:
                 postgres = start_postgres(stack, folder / "postgres")
             results = Results()
             for backend in backends:
-                run_backend(backend, counts, folder / backend, postgres, results)
+                run_backend(backend, counts, quick, folder / backend, postgres, results)
         return results
     except Exception:
         failed = True
@@ -65,85 +96,159 @@ def run(backends: list[str], counts: Counts, keep: bool) -> Results:
 
 
 def run_backend(
-    backend: str,
+    name: str,
     counts: Counts,
+    quick: bool,
     folder: Path,
     postgres: PostgresServer | None,
     results: Results,
 ) -> None:
-    logs = folder / "logs"
-    say(f"{backend}: load average before {_load()}")
-    databases = Databases(backend, folder / "sqlite", postgres)
+    say(f"{name}: load average before {_load()}")
     with contextlib.ExitStack() as stack:
-        # A broker of its own per backend: support's durable consumer would
-        # otherwise replay the other backend's events into its new database.
-        say(f"{backend}: starting nats-server")
+        # A broker of its own per backend: the services' durable consumers
+        # would otherwise replay the other backend's events into new databases.
+        say(f"{name}: starting nats-server")
         nats = start_nats(stack, folder / "nats")
-
-        say(f"{backend}: raw JetStream, outbox relay (in-process), delivery latency")
-        broker = asyncio.run(figures.broker_figures(nats.url, databases.new("relay"), counts))
-        say(
-            f"{backend}: raw {_rates(broker.raw_rates)}/s, relay {_rates(broker.relay_rates)}/s, "
-            f"delivery p50 {broker.delivery.p50:.2f} ms"
-        )
-
-        with contextlib.ExitStack() as echo_stack:
-            say(f"{backend}: echo baseline")
-            echo = start_echo(echo_stack, logs)
-            meter = CpuMeter({"client": one(os.getpid()), "server": one(echo.pid)})
-            echo_loads = asyncio.run(figures.echo_loads(echo.address, counts, meter))
-        for concurrency, load in echo_loads.items():
-            say(f"{backend}: echo c={concurrency} {load.rate:.0f} calls/s")
-
-        say(f"{backend}: starting contacts and support")
-        services = start_services(
-            stack,
-            {"contacts": databases.new("contacts"), "support": databases.new("support")},
+        backend = Backend(
+            name,
+            counts,
+            quick,
+            folder,
+            folder / "logs",
+            postgres,
+            Databases(name, folder / "sqlite", postgres),
             nats,
-            logs,
         )
-        say(f"{backend}: CreatePerson, GetPerson, propagation")
-        groups = {
-            "client": one(os.getpid()),
-            "server": one(services["contacts"].pid),
-            "support": one(services["support"].pid),
-            "nats-server": one(nats.pid),
-        }
-        if backend == "postgresql" and postgres is not None:
-            groups["postgres"] = with_children(postgres.pid)
-        service_figures = asyncio.run(
-            figures.service_figures(
-                services["contacts"].address,
-                services["support"].address,
-                nats.url,
-                counts,
-                CpuMeter(groups),
-            )
-        )
-        for concurrency in figures.CONCURRENCIES:
-            say(
-                f"{backend}: c={concurrency} CreatePerson "
-                f"{service_figures.creates[concurrency].rate:.0f}/s, GetPerson "
-                f"{service_figures.gets[concurrency].rate:.0f}/s"
-            )
-    say(f"{backend}: load average after {_load()}")
-    loads: list[tuple[str, Load]] = [
-        *((f"echo c={c}", load) for c, load in echo_loads.items()),
-        *((f"CreatePerson c={c}", load) for c, load in service_figures.creates.items()),
-        *((f"GetPerson c={c}", load) for c, load in service_figures.gets.items()),
-    ]
-    results.cpu += [CpuLine(backend, name, load) for name, load in loads]
-    results.rows += rows_for(backend, echo_loads, service_figures, broker)
-    propagation = service_figures.propagation
-    results.details[backend] = {
+        for stage in STAGES:
+            start = time.monotonic()
+            results.add(name, stage(backend))
+            say(f"{name}: {stage.__name__} took {time.monotonic() - start:.0f} s")
+    say(f"{name}: load average after {_load()}")
+
+
+def broker_stage(backend: Backend) -> Results:
+    """Raw windowed JetStream publishing against the outbox relay, in-process."""
+    name = backend.name
+    say(f"{name}: raw JetStream, outbox relay (in-process)")
+    broker = asyncio.run(
+        figures.broker_figures(backend.nats.url, backend.databases.new("relay"), backend.counts)
+    )
+    say(f"{name}: raw {_rates(broker.raw_rates)}/s, relay {_rates(broker.relay_rates)}/s")
+    details = {
         "event_body_bytes": broker.body_bytes,
         "events_per_round": broker.events,
         "raw_jetstream_rates": broker.raw_rates,
         "relay_rates": broker.relay_rates,
-        "delivery_ms": broker.delivery.ms,
-        "propagation_ms": propagation.total.ms,
-        "propagation_relay_leg_ms": propagation.to_broker.ms,
-        "propagation_support_leg_ms": propagation.to_visible.ms,
+    }
+    return Results(relay_rows(name, broker), [], details)
+
+
+def services_stage(backend: Backend) -> Results:
+    """Echo, then the four services: Create/Get, propagation idle and loaded, memory."""
+    name, counts = backend.name, backend.counts
+    say(f"{name}: JetStream delivery latency (propagation's baseline)")
+    delivery = asyncio.run(figures.delivery_figure(backend.nats.url, counts))
+    with contextlib.ExitStack() as echo_stack:
+        say(f"{name}: echo baseline")
+        echo = start_echo(echo_stack, backend.logs)
+        meter = CpuMeter({"client": one(os.getpid()), "echo": one(echo.pid)})
+        echo_figures = asyncio.run(
+            figures.echo_figures(echo.address, counts, meter, with_children(echo.pid))
+        )
+    for concurrency, load in echo_figures.loads.items():
+        say(f"{name}: echo c={concurrency} {load.rate:.0f} calls/s")
+
+    with contextlib.ExitStack() as stack:
+        say(f"{name}: starting {', '.join(SERVICES)}")
+        databases = {service: backend.databases.new(service) for service in SERVICES}
+        services = start_services(stack, databases, backend.nats, backend.logs)
+        processes = {service: with_children(services[service].pid) for service in SERVICES}
+        groups = {"client": one(os.getpid()), **processes, "nats-server": one(backend.nats.pid)}
+        if backend.postgres is not None and name == "postgresql":
+            groups["postgres"] = with_children(backend.postgres.pid)
+        say(f"{name}: Create and Get of {len(ENTITIES)} entities, propagation, memory")
+        service_figures = asyncio.run(
+            figures.service_figures(
+                {service: process.address for service, process in services.items()},
+                backend.nats.url,
+                databases,
+                counts,
+                CpuMeter(groups),
+                processes,
+            )
+        )
+    say(f"{name}: waited {service_figures.settle_seconds:.1f} s in all for the suite to settle")
+    for loads in service_figures.entities:
+        entity = loads.entity
+        say(
+            f"{name}: {entity.name} creates "
+            + ", ".join(f"c={c} {load.rate:.0f}/s" for c, load in loads.creates.items())
+            + "; gets "
+            + ", ".join(f"c={c} {load.rate:.0f}/s" for c, load in loads.gets.items())
+        )
+    return Results(
+        [
+            *entity_rows(name, echo_figures.loads, service_figures),
+            *propagation_rows(name, echo_figures.loads, service_figures, delivery),
+            *memory_rows(name, echo_figures.memory, service_figures.memory),
+        ],
+        _cpu_lines(name, echo_figures.loads, service_figures),
+        _service_details(delivery, echo_figures, service_figures),
+    )
+
+
+STAGES: list[Stage] = [broker_stage, services_stage]
+
+
+def _cpu_lines(
+    backend: str, echo: dict[int, Load], services: figures.ServiceFigures
+) -> list[CpuLine]:
+    lines = [CpuLine(backend, f"echo c={c}", load, "echo") for c, load in echo.items()]
+    for loads in services.entities:
+        entity = loads.entity
+        for method, by_concurrency in (
+            (entity.create_method, loads.creates),
+            (entity.get_method, loads.gets),
+        ):
+            lines += [
+                CpuLine(backend, f"{method} c={c}", load, entity.service)
+                for c, load in by_concurrency.items()
+            ]
+    background = services.background
+    lines.append(
+        CpuLine(backend, f"mixed creates c={background.concurrency} (propagation)", background, "")
+    )
+    return lines
+
+
+def _service_details(
+    delivery: Latencies, echo: figures.EchoFigures, services: figures.ServiceFigures
+) -> dict[str, Any]:
+    idle, loaded = services.propagation, services.loaded_propagation
+    return {
+        "delivery_ms": delivery.ms,
+        "propagation_ms": idle.total.ms,
+        "propagation_relay_leg_ms": idle.to_broker.ms,
+        "propagation_support_leg_ms": idle.to_visible.ms,
+        "loaded_propagation_ms": loaded.total.ms,
+        "loaded_propagation_timed_out": loaded.timed_out,
+        "loaded_propagation_relay_leg_ms": loaded.to_broker.ms,
+        "loaded_propagation_support_leg_ms": loaded.to_visible.ms,
+        "settle_seconds": services.settle_seconds,
+        "loaded_background_calls": services.background.calls,
+        "loaded_background_calls_per_second": services.background.rate,
+        "rss_mb": {
+            "echo": {"idle": echo.memory.idle, "loaded": echo.memory.loaded},
+            **{
+                service: {
+                    "idle": services.memory.idle[service],
+                    "loaded": services.memory.loaded[service],
+                    "after": services.memory.after[service],
+                    "high_water": services.memory.high_water[service],
+                }
+                for service in services.memory.idle
+            },
+        },
     }
 
 
@@ -177,7 +282,8 @@ def machine(backends: list[str], quick: bool, counts: Counts) -> dict[str, Any]:
             "client, servers and broker share the machine's cores (loopback only)",
             "outbox relay figure runs in the benchmark process (in-process), not in a service",
             f"propagation polls GetCustomer every {figures.PROPAGATION_POLL * 1000:g} ms "
-            "(asyncio sleeps round up to 1 ms)",
+            f"(asyncio sleeps round up to 1 ms), or {figures.POLL_FRACTION:.0%} of the wait "
+            "so far once that is longer",
             "CPU percentages come from /proc at 100 Hz ticks: a few percent either way",
         ],
     }

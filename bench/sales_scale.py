@@ -22,10 +22,8 @@ import contextlib
 import math
 import os
 import random
-import shutil
 import signal
 import sys
-import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -38,26 +36,31 @@ import asyncpg
 from google.type import date_pb2
 
 import crm_sales
-from bench.contacts_scale import Plan, PlanRecorder, mb
 from bench.cpu import CpuMeter, one, with_children
 from bench.load import Load, drive, warm_then_drive
-from bench.processes import admin_channel, start_nats, start_postgres
+from bench.processes import admin_channel
 from bench.report import Row
 from bench.run import machine
 from bench.scale import (
+    Plan,
+    PlanRecorder,
+    ScaleRun,
+    Servers,
     copy_rows,
     drop_secondary_indexes,
     finish_load,
+    found_note,
     info,
     interrupt,
     latency_rows,
-    load_average_note,
-    print_figures,
+    mb,
     record,
+    report,
+    run_alone,
+    sayer,
     sizes_note,
     start_service,
     table_figures,
-    write_results,
 )
 from crm.sales.v1 import close_reason_pb2, exchange_rate_pb2, pipeline_pb2
 from crm.sales.v1 import forecast_service_pb2 as forecast_pb
@@ -118,11 +121,12 @@ class Counts:
 
 FULL = Counts(lists=300, reports=100, warmup=20)
 QUICK = Counts(lists=100, reports=40, warmup=10)
+# bench.scale_suite: every figure here is judged.
+SUITE = FULL
+SUITE_QUICK = Counts(lists=60, reports=20, warmup=3)
 
 
-def say(message: str) -> None:
-    load = " ".join(f"{value:.2f}" for value in os.getloadavg())
-    print(f"[sales {time.strftime('%H:%M:%S')} load {load}] {message}", file=sys.stderr, flush=True)
+say = sayer("sales")
 
 
 # ------------------------------------------------------------------ the sales set-up
@@ -520,7 +524,8 @@ class Measured:
     requests: dict[str, Any] = field(default_factory=dict)
     # Results per call (page sizes, report lines), to show the calls found something.
     found: dict[str, list[int]] = field(default_factory=dict)
-    judged: dict[str, float] = field(default_factory=dict)
+    # Load name -> p99 target (ms), for the figures the issue judges.
+    targets: dict[str, float] = field(default_factory=dict)
 
 
 async def measure(address: str, counts: Counts, meter: CpuMeter, today: date) -> Measured:
@@ -551,7 +556,7 @@ async def measure(address: str, counts: Counts, meter: CpuMeter, today: date) ->
             measured.loads[name] = await drive(list_page, counts.lists, 1, meter)
             measured.requests[name] = {"filters": shape.filters, "order_by": shape.order_by}
             measured.found[name] = sizes
-            measured.judged[name] = LIST_TARGET_P99_MS
+            measured.targets[name] = LIST_TARGET_P99_MS
 
         for report in report_shapes(today):
             lines: list[int] = []
@@ -574,7 +579,7 @@ async def measure(address: str, counts: Counts, meter: CpuMeter, today: date) ->
             lines[:] = lines[counts.warmup :]
             measured.requests[report.label] = [str(r) for r in report.requests]
             measured.found[report.label] = lines
-            measured.judged[report.label] = REPORT_TARGET_P99_MS
+            measured.targets[report.label] = REPORT_TARGET_P99_MS
     return measured
 
 
@@ -597,13 +602,17 @@ async def explain(url: str, today: date) -> list[Plan]:
                 page_size=PAGE_SIZE, filter=shape.filters[0], order_by=shape.order_by
             )
             query = list_request(request, FILTER_SCHEMA, SORTABLE, NEWEST_FIRST)
-            with recorder.recording(f"ListOpportunities {shape.label}: {request.filter}"):
+            with recorder.recording(
+                f"ListOpportunities {shape.label}: {request.filter}",
+                f"ListOpportunities {shape.label}",
+            ):
                 await opportunity_handlers.list_opportunities(
                     units(), query.expr, query.keys, None, query.size
                 )
+        quarterly, yearly, funnel_90_days, funnel_all_time = report_shapes(today)
         this_quarter = quarter_start(today)
         six_months = quarter_start(this_quarter + timedelta(days=190)) - timedelta(days=1)
-        with recorder.recording("GetForecast this and next quarter, per owner and pipeline"):
+        with recorder.recording(quarterly.label):
             await forecast_handlers.get_forecast(
                 units(),
                 DayRange(this_quarter, six_months),
@@ -613,12 +622,24 @@ async def explain(url: str, today: date) -> list[Plan]:
                 by_pipeline=True,
                 currency=Currency(BASE_CURRENCY),
             )
+        with recorder.recording(yearly.label):
+            await forecast_handlers.get_forecast(
+                units(),
+                DayRange(today - timedelta(days=364), today),
+                Period.MONTH,
+                None,
+                by_owner=False,
+                by_pipeline=False,
+                currency=currency,
+            )
         pipeline_id = PIPELINES[0][0]
-        with recorder.recording(f"GetFunnelReport {pipeline_id}, created in the last 90 days"):
+        with recorder.recording(
+            f"GetFunnelReport {pipeline_id}, created in the last 90 days", funnel_90_days.label
+        ):
             await forecast_handlers.get_funnel(
                 units(), pipeline_id, DayRange(today - timedelta(days=89), today), currency
             )
-        with recorder.recording(f"GetFunnelReport {pipeline_id}, all time"):
+        with recorder.recording(f"GetFunnelReport {pipeline_id}, all time", funnel_all_time.label):
             await forecast_handlers.get_funnel(units(), pipeline_id, None, currency)
     finally:
         await engine.dispose()
@@ -631,36 +652,76 @@ async def explain(url: str, today: date) -> list[Plan]:
 def rows_for(seeded: Seeded, measured: Measured) -> list[Row]:
     rows = [info("seed opportunities/s (setup)", "deals/s", seeded.per_second)]
     for name, load in measured.loads.items():
-        rows += latency_rows(name, load, measured.judged.get(name))
+        rows += latency_rows(name, load, measured.targets.get(name))
     return rows
 
 
-def report(seeded: Seeded, measured: Measured, plans: list[Plan], meta: dict[str, Any]) -> None:
-    rows = rows_for(seeded, measured)
-    cpu_lines = print_figures(rows, measured.loads, plans, meta)
-    print(
-        sizes_note(
-            seeded.opportunities, f"opportunities ({seeded.states})", seeded.sizes, seeded.seconds
-        )
-    )
-    for name, found in measured.found.items():
-        if found:
+def notes(seeded: Seeded, measured: Measured) -> list[str]:
+    found = []
+    for name, counts in measured.found.items():
+        if counts:
             what = "lines"
             if name.startswith("List"):
                 what = "deals a page"
             elif name.startswith("GetFunnelReport"):
                 what = "deals reaching the first stage"
-            print(
-                f"note: {name} returned {min(found)}-{max(found)} {what} "
-                f"(mean {sum(found) / len(found):.1f})"
-            )
-    print(load_average_note(meta))
-    write_results(
-        RESULTS,
-        {
-            "meta": meta,
-            "rows": [row.as_json() for row in rows],
-            "cpu": [line.as_json() for line in cpu_lines],
+            found.append(found_note(name, counts, what))
+    states = f"opportunities ({seeded.states})"
+    return [sizes_note(seeded.opportunities, states, seeded.sizes, seeded.seconds), *found]
+
+
+# ------------------------------------------------------------------ the run
+
+
+def scale_run(servers: Servers, total: int, counts: Counts) -> ScaleRun:
+    """Sets pipelines up through the API, seeds `total` deals into a fresh database
+    on `servers`, measures through the sales service (started here, stopped
+    before returning) and explains."""
+    database = servers.database("sales")
+    asyncio.run(upgrade_to_head(database.url, SALES_MIGRATIONS))
+    say("setting up pipelines, close reasons and exchange rates through the API")
+    with contextlib.ExitStack() as setup:
+        sales = start_service(
+            setup, "sales", database.url, servers.nats.url, servers.logs(f"sales-setup-{total}")
+        )
+        asyncio.run(set_up_sales(sales.address))
+    pipelines = asyncio.run(load_pipelines(database.url))
+    now = datetime.now(UTC)
+    say(f"seeding {total:,} opportunities")
+    seeded = asyncio.run(seed(database.dsn, database.url, total, pipelines, now))
+    say(
+        f"seeded {seeded.opportunities:,} opportunities, {seeded.rows:,} rows in "
+        f"{seeded.seconds['load']:.0f} s ({seeded.per_second:,.0f}/s); "
+        f"database {mb(seeded.sizes['database'])}"
+    )
+    today = now.date()
+    with contextlib.ExitStack() as stack:
+        say("starting the sales service")
+        sales = start_service(
+            stack, "sales", database.url, servers.nats.url, servers.logs(f"sales-{total}")
+        )
+        meter = CpuMeter(
+            {
+                "client": one(os.getpid()),
+                "server": one(sales.pid),
+                "nats-server": one(servers.nats.pid),
+                "postgres": with_children(servers.postgres.pid),
+            }
+        )
+        measured = asyncio.run(measure(sales.address, counts, meter, today))
+    say("EXPLAIN (ANALYZE, BUFFERS) of the list, forecast and funnel statements")
+    plans = asyncio.run(explain(database.url, today))
+    return ScaleRun(
+        service="sales",
+        size=total,
+        unit="deals",
+        rows=rows_for(seeded, measured),
+        loads=measured.loads,
+        targets=measured.targets,
+        plans=plans,
+        seeded_tables=tuple(table_.name for table_ in SEEDED),
+        notes=notes(seeded, measured),
+        details={
             "seeding": {
                 "opportunities": seeded.opportunities,
                 "rows": seeded.rows,
@@ -671,63 +732,8 @@ def report(seeded: Seeded, measured: Measured, plans: list[Plan], meta: dict[str
             },
             "requests": measured.requests,
             "results_per_call": measured.found,
-            "latencies_ms": {name: load.latencies.ms for name, load in measured.loads.items()},
-            "plans": [plan.as_json() for plan in plans],
         },
     )
-    say(f"written to {RESULTS}")
-
-
-# ------------------------------------------------------------------ the run
-
-
-def run(total: int, counts: Counts, keep: bool, meta: dict[str, Any]) -> int:
-    folder = Path(tempfile.mkdtemp(prefix="crm-sales-scale-"))
-    failed = False
-    try:
-        with contextlib.ExitStack() as stack:
-            say("starting PostgreSQL and nats-server")
-            postgres = start_postgres(stack, folder / "postgres")
-            nats = start_nats(stack, folder / "nats")
-            url = postgres.create_database("sales")
-            asyncio.run(upgrade_to_head(url, SALES_MIGRATIONS))
-            say("setting up pipelines, close reasons and exchange rates through the API")
-            with contextlib.ExitStack() as setup:
-                sales = start_service(setup, "sales", url, nats.url, folder / "setup-logs")
-                asyncio.run(set_up_sales(sales.address))
-            pipelines = asyncio.run(load_pipelines(url))
-            now = datetime.now(UTC)
-            say(f"seeding {total:,} opportunities")
-            seeded = asyncio.run(seed(f"{postgres.dsn}/sales", url, total, pipelines, now))
-            say(
-                f"seeded {seeded.opportunities:,} opportunities, {seeded.rows:,} rows in "
-                f"{seeded.seconds['load']:.0f} s ({seeded.per_second:,.0f}/s); "
-                f"database {mb(seeded.sizes['database'])}"
-            )
-            say("starting the sales service")
-            sales = start_service(stack, "sales", url, nats.url, folder / "logs")
-            meter = CpuMeter(
-                {
-                    "client": one(os.getpid()),
-                    "server": one(sales.pid),
-                    "nats-server": one(nats.pid),
-                    "postgres": with_children(postgres.pid),
-                }
-            )
-            today = now.date()
-            measured = asyncio.run(measure(sales.address, counts, meter, today))
-            say("EXPLAIN (ANALYZE, BUFFERS) of the list, forecast and funnel statements")
-            plans = asyncio.run(explain(url, today))
-        report(seeded, measured, plans, meta)
-        return 0
-    except Exception:
-        failed = True
-        raise
-    finally:
-        if keep or failed:
-            say(f"logs and data kept in {folder}")
-        else:
-            shutil.rmtree(folder, ignore_errors=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -757,10 +763,12 @@ def main(argv: list[str] | None = None) -> int:
         f"{meta.get('postgresql')}"
     )
     try:
-        return run(total, counts, args.keep, meta)
+        run = run_alone("sales", args.keep, say, lambda s: scale_run(s, total, counts))
     except KeyboardInterrupt:
         say("interrupted; everything started was stopped")
         return 130
+    report(run, meta, RESULTS, say)
+    return 0
 
 
 if __name__ == "__main__":

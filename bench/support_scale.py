@@ -24,14 +24,11 @@ import argparse
 import asyncio
 import contextlib
 import itertools
-import json
 import math
 import os
 import random
-import shutil
 import signal
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Callable
@@ -45,18 +42,29 @@ from google.protobuf.duration_pb2 import Duration
 from google.type import date_pb2, dayofweek_pb2, timeofday_pb2
 
 import crm_support
-from bench.contacts_scale import Plan, PlanRecorder, mb, plan_summary, table
 from bench.cpu import CpuMeter, one, with_children
 from bench.load import Latencies, Load, drive, warm_then_drive
-from bench.processes import admin_channel, start_nats, start_postgres
-from bench.report import NOISE_PERCENT, CpuLine, Row, cpu_table, disturbed
+from bench.processes import admin_channel
+from bench.report import Row
 from bench.run import machine
 from bench.scale import (
+    Plan,
+    PlanRecorder,
+    ScaleRun,
+    Servers,
     columns,
     drop_secondary_indexes,
     finish_load,
+    found_note,
+    info,
     interrupt,
+    latency_rows,
+    mb,
     record,
+    report,
+    run_alone,
+    sayer,
+    sizes_note,
     start_service,
 )
 from crm.support.v1 import agent_pb2, sla_service_pb2, ticket_pb2, view_service_pb2
@@ -125,13 +133,12 @@ class Counts:
 
 FULL = Counts(lists=500, creates_c1=500, creates_c32=4000, visible=300, reports=20, warmup=50)
 QUICK = Counts(lists=150, creates_c1=150, creates_c32=600, visible=60, reports=5, warmup=20)
+# bench.scale_suite measures only the figures the issue judges (the lists and the queue).
+SUITE = Counts(lists=300, creates_c1=0, creates_c32=0, visible=0, reports=0, warmup=30)
+SUITE_QUICK = Counts(lists=60, creates_c1=0, creates_c32=0, visible=0, reports=0, warmup=5)
 
 
-def say(message: str) -> None:
-    load = " ".join(f"{value:.2f}" for value in os.getloadavg())
-    print(
-        f"[support {time.strftime('%H:%M:%S')} load {load}] {message}", file=sys.stderr, flush=True
-    )
+say = sayer("support")
 
 
 # ------------------------------------------------------------------ the helpdesk
@@ -581,6 +588,7 @@ async def seed(dsn: str, total: int, helpdesk: Helpdesk, now: datetime) -> Seede
 # ------------------------------------------------------------------ the calls
 
 QUEUE_FILTER = "status = NEW OR status = OPEN"
+QUEUE_FIGURE = "ListQueueTickets (agent queue)"
 QUEUE_ORDER = "sla_due_time"
 
 
@@ -615,6 +623,8 @@ class Measured:
     found: dict[str, list[int]] = field(default_factory=dict)
     # For the visibility figure: how many polls each sample took.
     polls: list[int] = field(default_factory=list)
+    # Load name -> p99 target (ms), for the figures the issue judges.
+    targets: dict[str, float] = field(default_factory=dict)
 
 
 async def measure(
@@ -647,6 +657,7 @@ async def measure(
             measured.loads[name] = await drive(list_page, counts.lists, 1, meter)
             measured.requests[name] = [s.__dict__ for s in shapes]
             measured.found[name] = sizes
+            measured.targets[name] = TARGET_P99_MS
 
         everyone = [f"agents/{a}" for members in helpdesk.agents.values() for a in members]
         queue_sizes: list[int] = []
@@ -658,12 +669,13 @@ async def measure(
             response = await views.ListQueueTickets(request, timeout=CALL_TIMEOUT)
             queue_sizes.append(len(response.tickets))
 
-        name = "ListQueueTickets (agent queue)"
+        name = QUEUE_FIGURE
         say(f"{name}: {counts.lists} sequential pages of {PAGE_SIZE}, agents in turn")
         await drive(queue, counts.warmup, 1)
         queue_sizes.clear()
         measured.loads[name] = await drive(queue, counts.lists, 1, meter)
         measured.found[name] = queue_sizes
+        measured.targets[name] = TARGET_P99_MS
 
         rng = random.Random(SEED + 1)
 
@@ -685,14 +697,17 @@ async def measure(
             await support.CreateTicket(request, timeout=CALL_TIMEOUT)
 
         for concurrency, count in ((1, counts.creates_c1), (32, counts.creates_c32)):
+            if not count:
+                continue
             say(f"CreateTicket c={concurrency}: {count} new tickets")
             measured.loads[f"CreateTicket c={concurrency}"] = await warm_then_drive(
                 create, count, concurrency, counts.warmup, meter
             )
 
-        measured.loads["created -> in view"] = await visible_in_view(
-            support, views, helpdesk, counts.visible, new_ticket, measured.polls, meter
-        )
+        if counts.visible:
+            measured.loads["created -> in view"] = await visible_in_view(
+                support, views, helpdesk, counts.visible, new_ticket, measured.polls, meter
+            )
 
         today = datetime.now(UTC).date()
         for label, days, grouping in (
@@ -700,6 +715,8 @@ async def measure(
             ("30 days per agent", 30, reports_pb.TICKET_REPORT_GROUPING_AGENT),
             ("366 days per group", 366, reports_pb.TICKET_REPORT_GROUPING_GROUP),
         ):
+            if not counts.reports:
+                break
             request = reports_pb.GetTicketReportRequest(
                 start_date=_date(today - timedelta(days=days - 1)),
                 end_date=_date(today),
@@ -782,12 +799,14 @@ async def explain(url: str, helpdesk: Helpdesk) -> list[Plan]:
                 page_size=PAGE_SIZE, filter=shape.filter, order_by=shape.order_by
             )
             query = list_request(request, FILTER_SCHEMA, SORTABLE, DEFAULT_ORDER)
-            with recorder.recording(f"ListTickets {shape.label}: {shape.filter}"):
+            with recorder.recording(
+                f"ListTickets {shape.label}: {shape.filter}", f"ListTickets {shape.label}"
+            ):
                 await ticket_handlers.list_tickets(
                     units(), BENCH_ADMIN, query.expr, query.keys, None, query.size
                 )
         agent = f"agents/{helpdesk.agents[helpdesk.groups[0]][0]}"
-        with recorder.recording(f"ListQueueTickets {agent}"):
+        with recorder.recording(f"ListQueueTickets {agent}", QUEUE_FIGURE):
             await view_handlers.list_queue_tickets(units(), BENCH_ADMIN, agent, None, PAGE_SIZE)
         today = datetime.now(UTC).date()
         first = today - timedelta(days=29)
@@ -806,140 +825,90 @@ async def explain(url: str, helpdesk: Helpdesk) -> list[Plan]:
 # ------------------------------------------------------------------ report
 
 
-def _info(figure: str, unit: str, value: float) -> Row:
-    return Row("postgresql", figure, unit, value, "", math.nan)
-
-
-JUDGED = ("ListTickets", "ListQueueTickets")
-
-
 def rows_for(seeded: Seeded, measured: Measured) -> list[Row]:
-    rows = [_info("seed tickets/s (setup)", "tickets/s", seeded.tickets_per_second)]
+    rows = [info("seed tickets/s (setup)", "tickets/s", seeded.tickets_per_second)]
     for name, load in measured.loads.items():
         if name.startswith("CreateTicket"):
-            rows.append(_info(f"{name} tickets/s", "tickets/s", load.rate))
-        judged = name.startswith(JUDGED)
-        rows += [
-            _info(f"{name} p50", "ms", load.latencies.p50),
-            Row(
-                "postgresql",
-                f"{name} p99",
-                "ms",
-                load.latencies.p99,
-                "",
-                math.nan,
-                "max" if judged else "",
-                TARGET_P99_MS if judged else math.nan,
-            ),
-        ]
+            rows.append(info(f"{name} tickets/s", "tickets/s", load.rate))
+        rows += latency_rows(name, load, measured.targets.get(name))
     return rows
 
 
-def report(seeded: Seeded, measured: Measured, plans: list[Plan], meta: dict[str, Any]) -> None:
-    meta["load_average_at_end"] = [round(value, 2) for value in os.getloadavg()]
-    rows = rows_for(seeded, measured)
-    print(table(rows))
-    print()
-    print("CPU while each load ran (% of one core; this machine has", meta["nproc"], "cores):")
-    cpu_lines = [CpuLine("postgresql", name, load) for name, load in measured.loads.items()]
-    cpu_lines = [line for line in cpu_lines if line.load.cpu]
-    print(cpu_table(cpu_lines))
-    busy = disturbed(cpu_lines)
-    if busy:
-        print(
-            "warning: other processes on this machine used more than "
-            f"{NOISE_PERCENT:g}% of a core during: {', '.join(busy)}; those figures are skewed"
-        )
-    print()
-    print("EXPLAIN (ANALYZE, BUFFERS) of the statements the service's code sends:")
-    print(plan_summary(plans))
-    print()
-    sizes = ", ".join(f"{name} {mb(size)}" for name, size in seeded.sizes.items())
-    print(f"note: {seeded.tickets:,} tickets ({seeded.statuses}); sizes with indexes: {sizes}")
-    print(
-        f"note: seeding {seeded.seconds['load']:.0f} s load, {seeded.seconds['indexes']:.0f} s "
-        f"indexes, {seeded.seconds['vacuum_analyze']:.0f} s VACUUM ANALYZE"
-    )
-    for name, found in measured.found.items():
-        if found:
-            print(
-                f"note: {name} returned {min(found)}-{max(found)} tickets a page "
-                f"(mean {sum(found) / len(found):.1f})"
-            )
-    if measured.polls:
-        print(f"note: created -> in view took {min(measured.polls)}-{max(measured.polls)} polls")
-    loads = (meta["load_average_at_start"], meta["load_average_at_end"])
-    print(f"note: load averages (1, 5, 15 min) at start {loads[0]}, at end {loads[1]}")
-    data = {
-        "meta": meta,
-        "rows": [row.as_json() for row in rows],
-        "cpu": [line.as_json() for line in cpu_lines],
-        "seeding": {
-            "tickets": seeded.tickets,
-            "rows": seeded.rows,
-            "seconds": seeded.seconds,
-            "statuses": seeded.statuses,
-            "table_rows": seeded.table_rows,
-            "sizes_bytes": seeded.sizes,
-        },
-        "requests": measured.requests,
-        "results_per_call": measured.found,
-        "visible_polls": measured.polls,
-        "latencies_ms": {name: load.latencies.ms for name, load in measured.loads.items()},
-        "plans": [plan.as_json() for plan in plans],
-    }
-    RESULTS.write_text(json.dumps(data, indent=2) + "\n")
-    say(f"written to {RESULTS}")
+def notes(seeded: Seeded, measured: Measured) -> list[str]:
+    found = [
+        found_note(name, sizes, "tickets a page") for name, sizes in measured.found.items() if sizes
+    ]
+    polls = measured.polls
+    return [
+        sizes_note(seeded.tickets, f"tickets ({seeded.statuses})", seeded.sizes, seeded.seconds),
+        *found,
+        *([f"note: created -> in view took {min(polls)}-{max(polls)} polls"] if polls else []),
+    ]
 
 
 # ------------------------------------------------------------------ the run
 
 
-def run(total: int, counts: Counts, keep: bool, meta: dict[str, Any]) -> int:
-    folder = Path(tempfile.mkdtemp(prefix="crm-support-scale-"))
-    failed = False
-    try:
-        with contextlib.ExitStack() as stack:
-            say("starting PostgreSQL and nats-server")
-            postgres = start_postgres(stack, folder / "postgres")
-            nats = start_nats(stack, folder / "nats")
-            url = postgres.create_database("support")
-            asyncio.run(upgrade_to_head(url, SUPPORT_MIGRATIONS))
-            say("setting up calendar, SLA policies, groups, agents and a view through the API")
-            with contextlib.ExitStack() as setup:
-                support = start_service(setup, "support", url, nats.url, folder / "setup-logs")
-                helpdesk = asyncio.run(set_up_helpdesk(support.address))
-            now = datetime.now(UTC)
-            say(f"seeding {total:,} tickets")
-            seeded = asyncio.run(seed(f"{postgres.dsn}/support", total, helpdesk, now))
-            say(
-                f"seeded {seeded.tickets:,} tickets, {seeded.rows:,} rows in "
-                f"{seeded.seconds['load']:.0f} s ({seeded.tickets_per_second:,.0f} tickets/s); "
-                f"database {mb(seeded.sizes['database'])}"
-            )
-            say("starting the support service")
-            support = start_service(stack, "support", url, nats.url, folder / "logs")
-            meter = CpuMeter(
-                {
-                    "client": one(os.getpid()),
-                    "server": one(support.pid),
-                    "nats-server": one(nats.pid),
-                    "postgres": with_children(postgres.pid),
-                }
-            )
-            measured = asyncio.run(measure(support.address, helpdesk, counts, meter, total))
-            say("EXPLAIN (ANALYZE, BUFFERS) of the list, queue and report statements")
-            plans = asyncio.run(explain(url, helpdesk))
-        report(seeded, measured, plans, meta)
-        return 0
-    except Exception:
-        failed = True
-        raise
-    finally:
-        if keep or failed:
-            say(f"logs and data kept in {folder}")
-        else:
-            shutil.rmtree(folder, ignore_errors=True)
+def scale_run(servers: Servers, total: int, counts: Counts) -> ScaleRun:
+    """Sets a helpdesk up through the API, seeds `total` tickets into a fresh
+    database on `servers`, measures through the support service (started here,
+    stopped before returning) and explains."""
+    database = servers.database("support")
+    asyncio.run(upgrade_to_head(database.url, SUPPORT_MIGRATIONS))
+    say("setting up calendar, SLA policies, groups, agents and a view through the API")
+    with contextlib.ExitStack() as setup:
+        support = start_service(
+            setup, "support", database.url, servers.nats.url, servers.logs(f"support-setup-{total}")
+        )
+        helpdesk = asyncio.run(set_up_helpdesk(support.address))
+    now = datetime.now(UTC)
+    say(f"seeding {total:,} tickets")
+    seeded = asyncio.run(seed(database.dsn, total, helpdesk, now))
+    say(
+        f"seeded {seeded.tickets:,} tickets, {seeded.rows:,} rows in "
+        f"{seeded.seconds['load']:.0f} s ({seeded.tickets_per_second:,.0f} tickets/s); "
+        f"database {mb(seeded.sizes['database'])}"
+    )
+    with contextlib.ExitStack() as stack:
+        say("starting the support service")
+        support = start_service(
+            stack, "support", database.url, servers.nats.url, servers.logs(f"support-{total}")
+        )
+        meter = CpuMeter(
+            {
+                "client": one(os.getpid()),
+                "server": one(support.pid),
+                "nats-server": one(servers.nats.pid),
+                "postgres": with_children(servers.postgres.pid),
+            }
+        )
+        measured = asyncio.run(measure(support.address, helpdesk, counts, meter, total))
+    say("EXPLAIN (ANALYZE, BUFFERS) of the list, queue and report statements")
+    plans = asyncio.run(explain(database.url, helpdesk))
+    return ScaleRun(
+        service="support",
+        size=total,
+        unit="tickets",
+        rows=rows_for(seeded, measured),
+        loads=measured.loads,
+        targets=measured.targets,
+        plans=plans,
+        seeded_tables=tuple(table_.name for table_ in SEEDED),
+        notes=notes(seeded, measured),
+        details={
+            "seeding": {
+                "tickets": seeded.tickets,
+                "rows": seeded.rows,
+                "seconds": seeded.seconds,
+                "statuses": seeded.statuses,
+                "table_rows": seeded.table_rows,
+                "sizes_bytes": seeded.sizes,
+            },
+            "requests": measured.requests,
+            "results_per_call": measured.found,
+            "visible_polls": measured.polls,
+        },
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -965,10 +934,12 @@ def main(argv: list[str] | None = None) -> int:
     ]
     say(f"{total:,} tickets on {meta['nproc']} cores ({meta['cpu']}), {meta.get('postgresql')}")
     try:
-        return run(total, counts, args.keep, meta)
+        run = run_alone("support", args.keep, say, lambda s: scale_run(s, total, counts))
     except KeyboardInterrupt:
         say("interrupted; everything started was stopped")
         return 130
+    report(run, meta, RESULTS, say)
+    return 0
 
 
 if __name__ == "__main__":
