@@ -281,7 +281,8 @@ def machine(backends: list[str], quick: bool, counts: Counts) -> dict[str, Any]:
         "notes": [
             "client, servers and broker share the machine's cores (loopback only)",
             "outbox relay figure runs in the benchmark process (in-process), not in a service",
-            f"propagation polls GetCustomer every {figures.PROPAGATION_POLL * 1000:g} ms "
+            "propagation polls support's customers table in its database every "
+            f"{figures.PROPAGATION_POLL * 1000:g} ms "
             f"(asyncio sleeps round up to 1 ms), or {figures.POLL_FRACTION:.0%} of the wait "
             "so far once that is longer",
             "CPU percentages come from /proc at 100 Hz ticks: a few percent either way",
