@@ -3,12 +3,16 @@
 `crm events dead-letters list` shows the events consumers gave up on, and
 `crm events dead-letters replay SEQ` puts one back on its original subject
 (consumers that had applied it already skip it through their inbox).
+`crm events rebuild SERVICE READ_MODEL` remakes a service's read model from the
+full history of the stream that feeds it (crm_common.messaging.replay), while
+the service is stopped.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import sys
 from collections.abc import AsyncIterator, Coroutine, Sequence
 from contextlib import asynccontextmanager
@@ -22,10 +26,13 @@ from nats.js import JetStreamContext
 from nats.js.errors import NoStreamResponseError, NotFoundError
 
 from crm_cli.tables import format_table, shorten
-from crm_common.config import SuiteSettings
+from crm_common.config import SuiteSettings, load_service_settings
+from crm_common.messaging import replay as read_model_replay
 from crm_common.messaging.broker import security_options, server_urls
 from crm_common.messaging.deadletters import DeadLetter, list_dead_letters, replay_dead_letter
 from crm_common.messaging.envelope import DEAD_LETTER_STREAM
+from crm_common.messaging.uow import UnitOfWork
+from crm_common.storage.db import create_engine, session_factory
 
 CONNECT_TIMEOUT = 3.0
 # nats-py keeps retrying the first connect even with allow_reconnect=False
@@ -70,6 +77,27 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     replay.add_argument("sequence", type=positive_int, help="its SEQ from `list`")
     replay.set_defaults(func=replay_command)
 
+    rebuild = groups.add_parser(
+        "rebuild",
+        help="remake a service's read model from its source stream's history",
+        description=(
+            "Empties a read model a service keeps from another service's events and applies "
+            "that stream's whole history to it, in batched transactions, recording the events "
+            "in the service's inbox so that it resumes with the newer ones. Stop the service "
+            "first: the command refuses while it consumes. Uses the service's "
+            "CRM_<SERVICE>_DATABASE_URL and CRM_NATS_URL."
+        ),
+    )
+    rebuild.add_argument("service", help="the service keeping the read model, e.g. support")
+    rebuild.add_argument("read_model", help="which of its read models, e.g. customers")
+    rebuild.add_argument(
+        "--batch",
+        type=positive_int,
+        default=read_model_replay.BATCH_SIZE,
+        help=f"events per transaction (default {read_model_replay.BATCH_SIZE})",
+    )
+    rebuild.set_defaults(func=rebuild_command)
+
 
 def positive_int(text: str) -> int:
     try:
@@ -87,6 +115,10 @@ def list_command(args: argparse.Namespace) -> int:
 
 def replay_command(args: argparse.Namespace) -> int:
     return _run(_replay(SuiteSettings().nats_url, args.sequence))
+
+
+def rebuild_command(args: argparse.Namespace) -> int:
+    return _run(_rebuild(args.service, args.read_model, args.batch))
 
 
 def dead_letter_table(letters: Sequence[DeadLetter]) -> str:
@@ -149,6 +181,42 @@ async def _replay(url: str, sequence: int) -> None:
         f"Replayed dead letter {sequence} ({letter.event_type} {letter.event_id}) "
         f"to {letter.original_subject}; removed it from {DEAD_LETTER_STREAM}."
     )
+
+
+async def _rebuild(service: str, name: str, batch: int) -> None:
+    read_model = _read_model(service, name)
+    settings = load_service_settings(service)
+    engine = create_engine(settings.database_url)
+    sessions = session_factory(engine)
+    try:
+        async with jetstream(SuiteSettings().nats_url) as js:
+            report = await read_model_replay.rebuild(
+                js, service, read_model, lambda: UnitOfWork(sessions, service), batch
+            )
+    except read_model_replay.ConsumerRunning as error:
+        raise CommandError(str(error)) from None
+    finally:
+        await engine.dispose()
+    print(
+        f"{service}: rebuilt {name} from {report.stream} up to sequence {report.last_sequence}: "
+        f"{report.messages} messages in {report.seconds:.1f} s ({report.rate:.0f}/s), "
+        f"{report.applied} applied, {report.ignored} ignored, {report.duplicates} duplicates, "
+        f"{len(report.failed)} failed"
+    )
+    for event_id, reason in report.failed.items():
+        print(f"  left out event {event_id}: {reason}")
+
+
+def _read_model(service: str, name: str) -> read_model_replay.ReadModel:
+    try:
+        spec = importlib.import_module(f"crm_{service}.main").SPEC
+    except ModuleNotFoundError:
+        raise CommandError(f"no service {service!r}") from None
+    models = {model.name: model for model in spec.read_models}
+    if name not in models:
+        known = ", ".join(models) or "none"
+        raise CommandError(f"{service} keeps no read model {name!r} (it keeps: {known})")
+    return models[name]
 
 
 @asynccontextmanager

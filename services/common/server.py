@@ -46,6 +46,7 @@ from crm_common.messaging.broker import (
 from crm_common.messaging.consumer import EventConsumer, RetryPolicy, Subscription
 from crm_common.messaging.gauges import report_consumers, report_outbox
 from crm_common.messaging.relay import OutboxRelay
+from crm_common.messaging.replay import ReadModel
 from crm_common.messaging.uow import UnitOfWork
 from crm_common.metrics import serve_metrics
 from crm_common.storage.db import create_engine, ping, session_factory
@@ -115,6 +116,8 @@ class ServiceSpec:
     migrations: Path
     services: Sequence[GrpcService]
     subscriptions: Sequence[Subscription] = field(default=())
+    # The read models those subscriptions keep, which `crm events rebuild` remakes.
+    read_models: Sequence[ReadModel] = field(default=())
     jobs: Sequence[Job] = field(default=())
     # Who may call each RPC (crm_common.auth.roles); an RPC missing here is refused.
     permissions: PermissionTable = field(default_factory=dict)

@@ -25,7 +25,7 @@ from crm_support.api.reports import ReportServicer
 from crm_support.api.servicer import SupportServicer
 from crm_support.api.sla import SlaServicer
 from crm_support.api.views import ViewServicer
-from crm_support.events.contacts import CONTACTS
+from crm_support.events.contacts import CONTACTS, CUSTOMERS
 from crm_support.handlers.automations import run_automations
 from crm_support.handlers.sla_clock import check_sla_clocks
 
@@ -57,6 +57,7 @@ SPEC = server.ServiceSpec(
     migrations=Path(__file__).parent / "storage" / "migrations",
     services=SERVICES,
     subscriptions=[CONTACTS],
+    read_models=[CUSTOMERS],
     jobs=JOBS,
 )
 

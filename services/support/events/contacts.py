@@ -1,16 +1,20 @@
 """Keeps the customer read model current from the contacts service's events."""
 
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from crm.contacts.v1 import events_pb2, person_pb2
 from crm.events.v1.event_pb2 import Event
 from crm_common.messaging.consumer import Subscription
 from crm_common.messaging.envelope import unpack
+from crm_common.messaging.replay import ReadModel
 from crm_common.messaging.uow import UnitOfWork
 from crm_support.domain.customers import Customer, supersedes
 from crm_support.handlers.customers import adopt_tickets
 from crm_support.storage.repository import CustomerRepository
+from crm_support.storage.requester_emails import customer_emails
 from crm_support.storage.requesters import repoint_requester, scrub_requester
+from crm_support.storage.tables import customers
 
 
 async def on_person_created(event: Event, uow: UnitOfWork) -> None:
@@ -54,34 +58,97 @@ async def on_person_erased(event: Event, uow: UnitOfWork) -> None:
 async def _tombstone(
     event: Event, customer_id: str, version: int, uow: UnitOfWork, *, deleted: bool = True
 ) -> None:
-    repository = CustomerRepository(uow.session)
-    stored = await repository.get(customer_id, include_deleted=True)
-    if supersedes(version, stored):
-        tombstone = Customer(
-            id=customer_id,
-            display_name="",
-            email_addresses=(),
-            source_version=version,
-            update_time=event.occurred_at.ToDatetime(tzinfo=UTC),
-            deleted=deleted,
-        )
-        await repository.put(tombstone, exists=stored is not None)
+    await _store(_tombstone_of(event, customer_id, version, deleted=deleted), uow)
 
 
 async def _mirror(event: Event, person: person_pb2.Person, uow: UnitOfWork) -> None:
+    customer = _copy_of(event, person)
+    if await _store(customer, uow):
+        await adopt_tickets(uow, customer, datetime.now(UTC))
+
+
+async def _store(customer: Customer, uow: UnitOfWork) -> bool:
+    """Whether the copy replaced what the read model held (only a newer version does)."""
     repository = CustomerRepository(uow.session)
-    stored = await repository.get(event.aggregate_id, include_deleted=True)
-    if not supersedes(event.aggregate_version, stored):
-        return
-    customer = Customer(
+    stored = await repository.get(customer.id, include_deleted=True)
+    if not supersedes(customer.source_version, stored):
+        return False
+    await repository.put(customer, exists=stored is not None)
+    return True
+
+
+def _copy_of(event: Event, person: person_pb2.Person) -> Customer:
+    return Customer(
         id=event.aggregate_id,
         display_name=person.display_name,
         email_addresses=tuple(e.address for e in person.email_addresses),
         source_version=event.aggregate_version,
         update_time=person.update_time.ToDatetime(tzinfo=UTC),
     )
-    await repository.put(customer, exists=stored is not None)
-    await adopt_tickets(uow, customer, datetime.now(UTC))
+
+
+def _tombstone_of(event: Event, customer_id: str, version: int, *, deleted: bool) -> Customer:
+    return Customer(
+        id=customer_id,
+        display_name="",
+        email_addresses=(),
+        source_version=version,
+        update_time=event.occurred_at.ToDatetime(tzinfo=UTC),
+        deleted=deleted,
+    )
+
+
+# --- Rebuilding the read model ------------------------------------------------------
+# What each event makes of the customers it names: the copies the handlers
+# above store, without what they do to tickets and comments (support's own
+# data, which the live consumer changed once already).
+
+
+def _created_copies(event: Event) -> list[Customer]:
+    return [_copy_of(event, unpack(event, events_pb2.PersonCreated).person)]
+
+
+def _updated_copies(event: Event) -> list[Customer]:
+    return [_copy_of(event, unpack(event, events_pb2.PersonUpdated).person)]
+
+
+def _deleted_copies(event: Event) -> list[Customer]:
+    unpack(event, events_pb2.PersonDeleted)
+    return [_tombstone_of(event, event.aggregate_id, event.aggregate_version, deleted=True)]
+
+
+def _merged_copies(event: Event) -> list[Customer]:
+    payload = unpack(event, events_pb2.PersonMerged)
+    merged = [name.removeprefix("people/") for name in payload.merged_people]
+    return [
+        _copy_of(event, payload.person),
+        *(_tombstone_of(event, merged_id, MERGED_VERSION, deleted=True) for merged_id in merged),
+    ]
+
+
+def _erased_copies(event: Event) -> list[Customer]:
+    unpack(event, events_pb2.PersonErased)
+    return [_tombstone_of(event, event.aggregate_id, event.aggregate_version, deleted=False)]
+
+
+_COPIES: dict[str, Callable[[Event], list[Customer]]] = {
+    "contact.created": _created_copies,
+    "contact.updated": _updated_copies,
+    "contact.deleted": _deleted_copies,
+    "contact.merged": _merged_copies,
+    "contact.erased": _erased_copies,
+}
+
+
+async def project_customers(events: Sequence[Event], uow: UnitOfWork) -> None:
+    """The customers the events leave, stored in a few statements for the whole batch:
+    per customer the newest copy, as storing them one event at a time keeps it."""
+    newest: dict[str, Customer] = {}
+    for event in events:
+        for customer in _COPIES[event.type](event):
+            if supersedes(customer.source_version, newest.get(customer.id)):
+                newest[customer.id] = customer
+    await CustomerRepository(uow.session).put_newer(list(newest.values()))
 
 
 CONTACTS = Subscription(
@@ -93,4 +160,11 @@ CONTACTS = Subscription(
         "contact.merged": on_person_merged,
         "contact.erased": on_person_erased,
     },
+)
+
+CUSTOMERS = ReadModel(
+    name="customers",
+    subscription=CONTACTS,
+    tables=(customer_emails, customers),
+    project=project_customers,
 )

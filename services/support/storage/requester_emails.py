@@ -7,7 +7,7 @@ the person. The two paths meet on a lock per address (see `lock_addresses`).
 """
 
 import hashlib
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 
 from sqlalchemy import (
     Column,
@@ -103,12 +103,22 @@ async def replace_addresses(
     session: AsyncSession, customer_id: str, addresses: Iterable[str]
 ) -> None:
     """The customer's rows, as its copy now says."""
+    await forget_addresses(session, [customer_id])
+    await add_addresses(session, {customer_id: addresses})
+
+
+async def forget_addresses(session: AsyncSession, customer_ids: Collection[str]) -> None:
     await session.execute(
-        delete(customer_emails).where(customer_emails.c.customer_id == customer_id)
+        delete(customer_emails).where(customer_emails.c.customer_id.in_(customer_ids))
     )
+
+
+async def add_addresses(session: AsyncSession, addresses: Mapping[str, Iterable[str]]) -> None:
+    """Rows for customers (by id) that hold none yet."""
     rows = [
         {"address": address, "customer_id": customer_id}
-        for address in dict.fromkeys(normalise_email(a) for a in addresses)
+        for customer_id, held in addresses.items()
+        for address in dict.fromkeys(normalise_email(a) for a in held)
         if address
     ]
     if rows:
