@@ -8,7 +8,8 @@ from pathlib import Path
 from types import FrameType
 
 from bench import figures, report
-from bench.run import machine, run, say
+from bench.machine import machine
+from bench.run import run, say
 
 RESULTS = Path(__file__).parent / "results.json"
 

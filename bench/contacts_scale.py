@@ -42,9 +42,9 @@ from sqlalchemy import JSON, Table
 from bench.cpu import CpuMeter, one, with_children
 from bench.figures import CONTACTS_MIGRATIONS
 from bench.load import Latencies, Load, drive, warm_then_drive
+from bench.machine import machine
 from bench.processes import admin_channel
 from bench.report import Row
-from bench.run import machine
 from bench.scale import (
     Plan,
     PlanRecorder,

@@ -90,10 +90,10 @@ AUTH_ENVIRONMENT = {"CRM_AUTH_DEV_MODE": "true", "CRM_AUTH_DEV_SECRET": _DEV_SEC
 ADMIN_TOKEN_TTL_SECONDS = 24 * 3600.0
 
 
-def admin_channel(address: str) -> grpc.aio.Channel:
-    """A channel to a service a benchmark started, every call made as an admin."""
+def admin_token() -> str:
+    """A token the services a benchmark started accept as an admin's."""
     settings = SuiteSettings()
-    token = mint_token(
+    return mint_token(
         _DEV_SECRET,
         "bench",
         [ADMIN],
@@ -101,6 +101,11 @@ def admin_channel(address: str) -> grpc.aio.Channel:
         audience=settings.auth_audience,
         ttl_seconds=ADMIN_TOKEN_TTL_SECONDS,
     )
+
+
+def admin_channel(address: str) -> grpc.aio.Channel:
+    """A channel to a service a benchmark started, every unary call made as an admin."""
+    token = admin_token()
     return grpc.aio.insecure_channel(address, interceptors=[BearerTokenInterceptor(lambda: token)])
 
 

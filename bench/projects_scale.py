@@ -43,9 +43,9 @@ import crm_projects
 import crm_sales
 from bench.cpu import CpuMeter, one, with_children
 from bench.load import Latencies, Load, drive
+from bench.machine import machine
 from bench.processes import admin_channel
 from bench.report import Row
-from bench.run import machine
 from bench.scale import (
     Plan,
     PlanRecorder,

@@ -3,19 +3,16 @@
 import asyncio
 import contextlib
 import os
-import platform
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from bench import figures
+from bench import figures, import_replay, scale_suite
 from bench.cpu import CpuMeter, one, with_children
 from bench.entities import ENTITIES, SERVICES
 from bench.figures import Counts
@@ -84,6 +81,8 @@ def run(backends: list[str], counts: Counts, keep: bool, quick: bool) -> Results
             results = Results()
             for backend in backends:
                 run_backend(backend, counts, quick, folder / backend, postgres, results)
+            if postgres is not None:
+                results.add("postgresql", scale_stage(postgres, folder / "scale", quick))
         return results
     except Exception:
         failed = True
@@ -197,7 +196,38 @@ def services_stage(backend: Backend) -> Results:
     )
 
 
-STAGES: list[Stage] = [broker_stage, services_stage]
+def import_replay_stage(backend: Backend) -> Results:
+    """ImportContacts of N rows, then rebuilding support's customers from N events."""
+    count = import_replay.QUICK_COUNT if backend.quick else import_replay.FULL_COUNT
+    postgres_pid = (
+        backend.postgres.pid if backend.postgres and backend.name == "postgresql" else None
+    )
+    results = Results()
+    for measure in (import_replay.import_figures, import_replay.replay_figures):
+        say(f"{backend.name}: {measure.__name__} of {count:,}")
+        found = asyncio.run(
+            measure(
+                backend.name,
+                backend.databases,
+                backend.folder / measure.__name__,
+                count,
+                postgres_pid,
+            )
+        )
+        results.rows += found.rows
+        results.details.update(found.details)
+    return results
+
+
+STAGES: list[Stage] = [broker_stage, services_stage, import_replay_stage]
+
+
+def scale_stage(postgres: PostgresServer, folder: Path, quick: bool) -> Results:
+    """The queries at scale, on PostgreSQL only: the issue asks for them there."""
+    sizes = scale_suite.QUICK_SIZES if quick else scale_suite.FULL_SIZES
+    say(f"postgresql: queries at {' and '.join(f'{size:,}' for size in sizes)} rows")
+    scale = scale_suite.scale_figures(postgres, folder, sizes, quick)
+    return Results(scale.rows, scale.cpu, {"scale": scale.details})
 
 
 def _cpu_lines(
@@ -259,55 +289,3 @@ def _rates(rates: tuple[float, ...]) -> str:
 def _load() -> str:
     """1, 5 and 15 minute load averages: other work on the machine skews every figure."""
     return " ".join(f"{value:.2f}" for value in os.getloadavg())
-
-
-def machine(backends: list[str], quick: bool, counts: Counts) -> dict[str, Any]:
-    meta: dict[str, Any] = {
-        "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "mode": "quick" if quick else "default",
-        "backends": backends,
-        "nproc": len(os.sched_getaffinity(0)),
-        "cpu": _cpu_model(),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "grpcio": metadata.version("grpcio"),
-        "nats-py": metadata.version("nats-py"),
-        "sqlalchemy": metadata.version("sqlalchemy"),
-        "nats-server": _version(
-            [NatsServer(Path(tempfile.gettempdir())).command()[0], "--version"]
-        ),
-        "load_average_at_start": [round(value, 2) for value in os.getloadavg()],
-        "counts": counts.__dict__,
-        "notes": [
-            "client, servers and broker share the machine's cores (loopback only)",
-            "outbox relay figure runs in the benchmark process (in-process), not in a service",
-            "propagation polls support's customers table in its database every "
-            f"{figures.PROPAGATION_POLL * 1000:g} ms "
-            f"(asyncio sleeps round up to 1 ms), or {figures.POLL_FRACTION:.0%} of the wait "
-            "so far once that is longer",
-            "CPU percentages come from /proc at 100 Hz ticks: a few percent either way",
-        ],
-    }
-    if "postgresql" in backends:
-        with contextlib.suppress(Exception):
-            from crm_cli.servers import find_postgres_bin
-
-            meta["postgresql"] = _version([str(find_postgres_bin() / "postgres"), "--version"])
-    return meta
-
-
-def _cpu_model() -> str:
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor()
-
-
-def _version(command: list[str]) -> str:
-    try:
-        return subprocess.run(
-            command, capture_output=True, text=True, check=False, timeout=10
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"

@@ -34,9 +34,9 @@ from pathlib import Path
 from typing import Any
 
 from bench import contacts_scale, projects_scale, report, sales_scale, support_scale
+from bench.machine import machine
 from bench.processes import start_nats, start_postgres
 from bench.report import CpuLine, Row
-from bench.run import machine
 from bench.scale import ScaleRun, Servers, interrupt, sayer
 from crm_cli.servers import PostgresServer
 

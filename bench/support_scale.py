@@ -44,9 +44,9 @@ from google.type import date_pb2, dayofweek_pb2, timeofday_pb2
 import crm_support
 from bench.cpu import CpuMeter, one, with_children
 from bench.load import Latencies, Load, drive, warm_then_drive
+from bench.machine import machine
 from bench.processes import admin_channel
 from bench.report import Row
-from bench.run import machine
 from bench.scale import (
     Plan,
     PlanRecorder,
