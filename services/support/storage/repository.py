@@ -36,9 +36,11 @@ class CustomerRepository:
             await self._session.execute(
                 update(customers).where(customers.c.id == customer.id).values(values)
             )
+            await replace_addresses(self._session, customer.id, customer.email_addresses)
         else:
+            # A customer new to the read model has no address rows to forget.
             await self._session.execute(insert(customers).values(id=customer.id, **values))
-        await replace_addresses(self._session, customer.id, customer.email_addresses)
+            await add_addresses(self._session, {customer.id: customer.email_addresses})
 
     async def put_newer(self, copies: Sequence[Customer]) -> None:
         """`put` for many customers at once, each unless the stored one is as new.
