@@ -74,12 +74,22 @@ async def delete_project(uow: UnitOfWork, project_id: str, etag: str = "") -> No
     await ProjectRepository(uow.session).delete(project_id)
 
 
-async def existing_project(uow: UnitOfWork, project_id: str, *, lock: bool = False) -> Project:
-    """The project, NOT_FOUND when there is none; `lock` as ProjectRepository.get."""
-    project = await ProjectRepository(uow.session).get(project_id, lock=lock)
+async def existing_project(uow: UnitOfWork, project_id: str) -> Project:
+    """The project, NOT_FOUND when there is none."""
+    project = await ProjectRepository(uow.session).get(project_id)
     if project is None:
-        raise NotFound(f"projects/{project_id} does not exist")
+        raise _no_such_project(project_id)
     return project
+
+
+async def lock_project(uow: UnitOfWork, project_id: str) -> None:
+    """Locks the project as ProjectRepository.lock does; NOT_FOUND when there is none."""
+    if not await ProjectRepository(uow.session).lock(project_id):
+        raise _no_such_project(project_id)
+
+
+def _no_such_project(project_id: str) -> NotFound:
+    return NotFound(f"projects/{project_id} does not exist")
 
 
 async def _with_completion(uow: UnitOfWork, project: Project) -> Project:

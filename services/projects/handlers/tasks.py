@@ -31,7 +31,7 @@ from crm_projects.domain.tasks import (
     task_name,
 )
 from crm_projects.events.published import task_changed, task_created
-from crm_projects.handlers.projects import existing_project
+from crm_projects.handlers.projects import existing_project, lock_project
 from crm_projects.handlers.task_tickets import with_linked_tickets
 from crm_projects.storage.milestones import MilestoneRepository
 from crm_projects.storage.reminders import announced
@@ -43,7 +43,7 @@ async def create_task(uow: UnitOfWork, draft: TaskDraft, task_id: str = "") -> T
     id, a retry returns the task it created."""
     repository = TaskRepository(uow.session)
     task = Task.create(task_id or uuid.uuid4().hex, draft, datetime.now(UTC))
-    await existing_project(uow, task.project, lock=True)
+    await lock_project(uow, task.project)
     if task_id and (existing := await repository.get(task_id)) is not None:
         check_retried_create(existing.name, existing.draft, task.draft)
         return existing
@@ -55,9 +55,9 @@ async def create_task(uow: UnitOfWork, draft: TaskDraft, task_id: str = "") -> T
 
 
 async def get_task(uow: UnitOfWork, project_id: str, task_id: str) -> Task:
-    task = await existing_task(uow, project_id, task_id)
-    await with_linked_tickets(uow, [task])
-    return task
+    """The task with the tickets linked to it; NOT_FOUND as `existing_task`."""
+    task = await TaskRepository(uow.session).get_with_linked_tickets(task_id)
+    return _found(task, project_id, task_id)
 
 
 async def list_tasks(
@@ -88,7 +88,7 @@ async def change_task(
     NOT_FOUND unless the task is in that project."""
     repository = TaskRepository(uow.session)
     task = await existing_task(uow, project_id, task_id)
-    await existing_project(uow, task.project, lock=True)
+    await lock_project(uow, task.project)
     check_etag(etag, task.version, task.name)
     read_version, before = task.version, task.draft
     changed = task.update(changes, datetime.now(UTC))
@@ -107,7 +107,7 @@ async def change_task(
 async def delete_task(uow: UnitOfWork, project_id: str, task_id: str, etag: str = "") -> None:
     """Deletes the task with its comments; refused while other tasks depend on it."""
     task = await existing_task(uow, project_id, task_id)
-    await existing_project(uow, project_id, lock=True)
+    await lock_project(uow, project_id)
     check_etag(etag, task.version, task.name)
     repository = TaskRepository(uow.session)
     dependents = await repository.dependents(task_id)
@@ -121,7 +121,10 @@ async def delete_task(uow: UnitOfWork, project_id: str, task_id: str, etag: str 
 
 async def existing_task(uow: UnitOfWork, project_id: str | None, task_id: str) -> Task:
     """The task; NOT_FOUND when there is none (in the project, when one is given)."""
-    task = await TaskRepository(uow.session).get(task_id)
+    return _found(await TaskRepository(uow.session).get(task_id), project_id, task_id)
+
+
+def _found(task: Task | None, project_id: str | None, task_id: str) -> Task:
     if task is None or (project_id is not None and task.project != project_id):
         where = f"projects/{project_id}/tasks/" if project_id is not None else "task "
         raise NotFound(f"{where}{task_id} does not exist")

@@ -14,6 +14,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    bindparam,
     delete,
     insert,
     select,
@@ -98,25 +99,31 @@ PROJECT_FILTER_BINDINGS = {
     "custom_fields": JsonObjectBinding(projects.c.custom_fields),
 }
 
+# Built once: a statement made per call costs more to build and to key for
+# SQLAlchemy's compiled cache than to run.
+_BY_ID = select(projects).where(projects.c.id == bindparam("project_id"))
+# FOR NO KEY UPDATE: rows referring to the project are still inserted meanwhile.
+_LOCK = (
+    select(projects.c.id)
+    .where(projects.c.id == bindparam("project_id"))
+    .with_for_update(key_share=True)
+)
+
 
 class ProjectRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def get(self, project_id: str, *, lock: bool = False) -> Project | None:
-        """The project; with `lock`, row-locked until commit (PostgreSQL), so that
-        its tasks change one transaction at a time where their rules span the
-        project (dependencies). FOR NO KEY UPDATE: rows referring to the project
-        are still inserted meanwhile."""
-        query = select(projects).where(projects.c.id == project_id)
-        if lock:
-            query = query.with_for_update(key_share=True)
-        row = (await self._session.execute(query)).first()
+    async def get(self, project_id: str) -> Project | None:
+        row = (await self._session.execute(_BY_ID, {"project_id": project_id})).first()
         return to_project(row) if row else None
 
-    async def exists(self, project_id: str) -> bool:
-        query = select(projects.c.id).where(projects.c.id == project_id)
-        return (await self._session.execute(query)).first() is not None
+    async def lock(self, project_id: str) -> bool:
+        """Row-locks the project until commit (PostgreSQL), so that its tasks change
+        one transaction at a time where their rules span the project
+        (dependencies); whether it exists."""
+        found = await self._session.execute(_LOCK, {"project_id": project_id})
+        return found.first() is not None
 
     async def add(self, project: Project) -> None:
         try:

@@ -18,7 +18,9 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
+    bindparam,
     delete,
+    exists,
     func,
     insert,
     select,
@@ -40,6 +42,7 @@ from crm_projects.domain.tasks import ChecklistItem, Priority, Task, TaskDraft, 
 from crm_projects.storage.milestones import milestones
 from crm_projects.storage.projects import REFERENCE_MAX, projects
 from crm_projects.storage.tables import metadata
+from crm_projects.storage.task_tickets import task_tickets
 
 # Stored for a task without a due time, so that the column is never NULL:
 # ordering and keyset paging by due time then need no NULL handling, and
@@ -164,17 +167,68 @@ TASK_FILTER_BINDINGS = {
 }
 
 
+# Statements built once: one made per call costs more to build and to key for
+# SQLAlchemy's compiled cache than to run.
+#
+# A task's row says whether it has child rows to read: checklist_total counts
+# its checklist, and `has_dependencies` asks the dependencies' primary key, so
+# a task without either (most) is read in one statement.
+_TASKS = select(
+    tasks,
+    exists().where(task_dependencies.c.task_id == tasks.c.id).label("has_dependencies"),
+)
+_BY_ID = _TASKS.where(tasks.c.id == bindparam("task_id"))
+# A task with the tickets whose links name it in its own project (the read
+# model of task_tickets.py): a row per linked ticket, or one when none is.
+_BY_ID_WITH_TICKETS = (
+    _TASKS.add_columns(task_tickets.c.ticket_id.label("linked_ticket"))
+    .select_from(
+        tasks.outerjoin(
+            task_tickets,
+            and_(
+                task_tickets.c.task_id == tasks.c.id,
+                task_tickets.c.project_id == tasks.c.project_id,
+            ),
+        )
+    )
+    .where(tasks.c.id == bindparam("task_id"))
+    .order_by(task_tickets.c.ticket_id)
+)
+_CHECKLISTS = (
+    select(task_checklist_items)
+    .where(task_checklist_items.c.task_id.in_(bindparam("task_ids", expanding=True)))
+    .order_by(task_checklist_items.c.position)
+)
+_DEPENDENCIES = (
+    select(task_dependencies)
+    .where(task_dependencies.c.task_id.in_(bindparam("task_ids", expanding=True)))
+    .order_by(task_dependencies.c.position)
+)
+_INSERT_TASK = insert(tasks)
+_INSERT_CHECKLIST_ITEMS = insert(task_checklist_items)
+_INSERT_DEPENDENCIES = insert(task_dependencies)
+
+
 class TaskRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
     async def get(self, task_id: str) -> Task | None:
-        row = (await self._session.execute(select(tasks).where(tasks.c.id == task_id))).first()
+        row = (await self._session.execute(_BY_ID, {"task_id": task_id})).first()
         return (await self._with_children([row]))[0] if row else None
+
+    async def get_with_linked_tickets(self, task_id: str) -> Task | None:
+        """`get`, with its `linked_tickets` filled in the same statement."""
+        rows = (await self._session.execute(_BY_ID_WITH_TICKETS, {"task_id": task_id})).all()
+        if not rows:
+            return None
+        task = (await self._with_children(rows[:1]))[0]
+        task.linked_tickets = tuple(row.linked_ticket for row in rows if row.linked_ticket)
+        return task
 
     async def add(self, task: Task) -> None:
         try:
-            await self._session.execute(insert(tasks).values(_row(task)))
+            await self._session.execute(_INSERT_TASK, _row(task))
         except IntegrityError as error:
             raise AlreadyExists(f"task id {task.id!r} is taken") from error
         await self._write_children(task)
@@ -214,7 +268,7 @@ class TaskRepository:
         clause = filter_clause(expr, TASK_FILTER_BINDINGS)
         if project_id is not None:
             clause = and_(tasks.c.project_id == project_id, clause)
-        query = paged(select(tasks).where(clause), keys, TASK_SORT_COLUMNS, after, size)
+        query = paged(_TASKS.where(clause), keys, TASK_SORT_COLUMNS, after, size)
         rows = (await self._session.execute(query)).all()
         found = await self._with_children(rows)
         return [
@@ -280,19 +334,18 @@ class TaskRepository:
         return found
 
     async def _with_children(self, rows: Sequence[Row[Any]]) -> list[Task]:
-        ids = [row.id for row in rows]
+        """The tasks of rows read with `_TASKS`, their child rows read where they have any."""
         checklists: dict[str, list[ChecklistItem]] = defaultdict(list)
         dependencies: dict[str, list[str]] = defaultdict(list)
-        if ids:
-            items = select(task_checklist_items).where(task_checklist_items.c.task_id.in_(ids))
-            for item in (
-                await self._session.execute(items.order_by(task_checklist_items.c.position))
-            ).all():
+        with_checklists = [row.id for row in rows if row.checklist_total]
+        if with_checklists:
+            found = await self._session.execute(_CHECKLISTS, {"task_ids": with_checklists})
+            for item in found.all():
                 checklists[item.task_id].append(ChecklistItem(item.text, item.done))
-            edges = select(task_dependencies).where(task_dependencies.c.task_id.in_(ids))
-            for edge in (
-                await self._session.execute(edges.order_by(task_dependencies.c.position))
-            ).all():
+        with_dependencies = [row.id for row in rows if row.has_dependencies]
+        if with_dependencies:
+            found = await self._session.execute(_DEPENDENCIES, {"task_ids": with_dependencies})
+            for edge in found.all():
                 dependencies[edge.task_id].append(edge.depends_on_id)
         return [_to_task(row, checklists[row.id], dependencies[row.id]) for row in rows]
 
@@ -302,7 +355,7 @@ class TaskRepository:
             for position, item in enumerate(task.draft.checklist)
         ]
         if items:
-            await self._session.execute(insert(task_checklist_items), items)
+            await self._session.execute(_INSERT_CHECKLIST_ITEMS, items)
         edges = [
             {
                 "task_id": task.id,
@@ -313,7 +366,7 @@ class TaskRepository:
             for position, depends_on in enumerate(task.draft.depends_on)
         ]
         if edges:
-            await self._session.execute(insert(task_dependencies), edges)
+            await self._session.execute(_INSERT_DEPENDENCIES, edges)
 
 
 def _to_task(row: Row[Any], checklist: list[ChecklistItem], depends_on: list[str]) -> Task:

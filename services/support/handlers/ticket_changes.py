@@ -30,14 +30,16 @@ async def settle(uow: UnitOfWork, ticket: Ticket, change: TicketChange) -> Ticke
     for rule in RULES:
         await rule(ticket, change)
     repository = TicketRepository(uow.session)
-    if change.before is None:
-        await repository.add(ticket)
-    elif change.changed_fields or change.comment or change.added_comments:
+    created = await repository.add(ticket) if change.before is None else None
+    if change.before is not None and (
+        change.changed_fields or change.comment or change.added_comments
+    ):
         await repository.save(ticket, expected_version=change.before.version)
     comments = CommentRepository(uow.session)
     for comment in [c for c in (change.comment, *change.added_comments) if c is not None]:
         await comments.add(comment)
-    stored = await repository.get(ticket.id)
+    # A new ticket comes back from its insert as stored; comments leave its row as it is.
+    stored = created or await repository.get(ticket.id)
     assert stored is not None  # written above in this transaction
     for event in _ticket_events(stored, change):
         uow.publish(event)

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
+    bindparam,
     func,
     insert,
     select,
@@ -209,6 +210,38 @@ _KNOWN_CUSTOMER = and_(customers.c.id == tickets.c.requester_id, customers.c.del
 _WITH_REQUESTER = select(
     tickets, customers.c.display_name.label("requester_display_name")
 ).select_from(tickets.outerjoin(customers, _KNOWN_CUSTOMER))
+# A page reads the name of its own tickets' requesters only (customers.id is
+# the key, so at most one each, as the outer join gives): a correlated
+# subquery, which PostgreSQL evaluates after the sort and the limit, one key
+# lookup per row of the page. Joined, the planner may hash every customer first.
+_LISTED = select(
+    tickets,
+    select(customers.c.display_name)
+    .where(_KNOWN_CUSTOMER)
+    .scalar_subquery()
+    .label("requester_display_name"),
+)
+
+# Built once: a statement made per call costs more to build and to key for
+# SQLAlchemy's compiled cache than to run.
+_BY_ID = _WITH_REQUESTER.where(tickets.c.id == bindparam("ticket_id"))
+# A new ticket as stored, the requester's name included: what `get` reads back.
+# (The requester is a parameter of its own: SQLite's RETURNING cannot name the
+# inserted row's columns inside a subquery.)
+_INSERT_TICKET = insert(tickets).returning(
+    tickets,
+    select(customers.c.display_name)
+    .where(customers.c.id == bindparam("known_requester"), customers.c.deleted.is_(False))
+    .scalar_subquery()
+    .label("requester_display_name"),
+)
+_NEXT_NUMBER_ON_POSTGRESQL = select(TICKET_NUMBERS.next_value())
+_NEXT_NUMBER_ON_SQLITE = (
+    update(ticket_numbers)
+    .where(ticket_numbers.c.id == 1)
+    .values(last=ticket_numbers.c.last + 1)
+    .returning(ticket_numbers.c.last)
+)
 
 
 class TicketRepository:
@@ -216,9 +249,7 @@ class TicketRepository:
         self._session = session
 
     async def get(self, ticket_id: str) -> Ticket | None:
-        row = (
-            await self._session.execute(_WITH_REQUESTER.where(tickets.c.id == ticket_id))
-        ).first()
+        row = (await self._session.execute(_BY_ID, {"ticket_id": ticket_id})).first()
         return _to_ticket(row) if row else None
 
     async def lock(self, *ticket_ids: str) -> None:
@@ -241,21 +272,19 @@ class TicketRepository:
 
     async def next_number(self) -> int:
         if self._session.get_bind().dialect.name == "postgresql":
-            return int(await self._session.scalar(TICKET_NUMBERS.next_value()))
-        statement = (
-            update(ticket_numbers)
-            .where(ticket_numbers.c.id == 1)
-            .values(last=ticket_numbers.c.last + 1)
-            .returning(ticket_numbers.c.last)
-        )
-        return int((await self._session.execute(statement)).scalar_one())
+            return int(await self._session.scalar(_NEXT_NUMBER_ON_POSTGRESQL))
+        return int((await self._session.execute(_NEXT_NUMBER_ON_SQLITE)).scalar_one())
 
-    async def add(self, ticket: Ticket) -> None:
+    async def add(self, ticket: Ticket) -> Ticket:
+        """Inserts the ticket; returns it as stored, as `get` reads it."""
+        values = _to_row(ticket)
         try:
-            await self._session.execute(insert(tickets).values(_to_row(ticket)))
+            inserted = {**values, "known_requester": values["requester_id"]}
+            row = (await self._session.execute(_INSERT_TICKET, inserted)).one()
         except IntegrityError as error:
             raise AlreadyExists(f"{ticket.name} already exists") from error
         await _TAGS.insert_many(self._session, {ticket.id: ticket.details.tags})
+        return _to_ticket(row)
 
     async def save(self, ticket: Ticket, expected_version: int) -> None:
         result = await self._session.execute(
@@ -271,7 +300,7 @@ class TicketRepository:
         self, expr: Expr | None, keys: Sequence[SortKey], after: Sequence[Any] | None, size: int
     ) -> list[tuple[Ticket, list[Any]]]:
         """Up to size + 1 tickets, each with the key values a page token carries."""
-        query = _WITH_REQUESTER.where(filter_clause(expr, FILTER_BINDINGS))
+        query = _LISTED.where(filter_clause(expr, FILTER_BINDINGS))
         rows = (await self._session.execute(paged(query, keys, SORT_COLUMNS, after, size))).all()
         return [(_to_ticket(row), [_sort_value(row, k.field) for k in keys]) for row in rows]
 
