@@ -5,16 +5,20 @@ Moved here from crm_contacts.storage.listing: support's ticket tags use it too.
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import (
     Column,
     ColumnElement,
+    Delete,
     ForeignKey,
     Index,
+    Insert,
     MetaData,
     String,
     Table,
+    bindparam,
     delete,
     insert,
 )
@@ -62,8 +66,18 @@ class ChildRows:
         await self.delete(session, record_id)
         await self.insert_many(session, {record_id: values})
 
+    # Built once: a statement made per call costs more to build and to key for
+    # SQLAlchemy's compiled cache than to run.
+    @cached_property
+    def _delete(self) -> Delete:
+        return delete(self.key.table).where(self.key == bindparam("record_id"))
+
+    @cached_property
+    def _insert(self) -> Insert:
+        return insert(self.key.table)
+
     async def delete(self, session: AsyncSession, record_id: str) -> None:
-        await session.execute(delete(self.key.table).where(self.key == record_id))
+        await session.execute(self._delete, {"record_id": record_id})
 
     async def insert_many(self, session: AsyncSession, values: Mapping[str, Iterable[Any]]) -> None:
         """The rows of records that have none yet (new ones), keyed by record id: one statement."""
@@ -73,4 +87,4 @@ class ChildRows:
             for value in held
         ]
         if rows:
-            await session.execute(insert(self.key.table), rows)
+            await session.execute(self._insert, rows)
