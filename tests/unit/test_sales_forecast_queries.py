@@ -144,6 +144,8 @@ async def test_funnel_counts_the_furthest_stage_and_current_deals(session: Async
 
 
 async def rollup_rows(session: AsyncSession) -> set[tuple[object, ...]]:
+    """The roll-up as a commit leaves it: deals' deltas are written as it commits."""
+    await session.commit()
     query = select(funnel_rollup).where(funnel_rollup.c.deal_count != 0)
     return {tuple(row) for row in (await session.execute(query)).all()}
 
@@ -226,6 +228,7 @@ async def test_closed_deals_by_owner_and_reason(session: AsyncSession) -> None:
 
 
 async def forecast_rows(session: AsyncSession) -> set[tuple[object, ...]]:
+    await session.commit()
     query = select(forecast_rollup).where(forecast_rollup.c.deal_count != 0)
     return {tuple(row) for row in (await session.execute(query)).all()}
 
@@ -309,3 +312,23 @@ def test_ranges_split_into_whole_months_and_cut_edges() -> None:
         [(date(2025, 12, 2), date(2025, 12, 31))],
         (date(2026, 1, 1), date(2026, 1, 1)),
     )
+
+
+async def test_rollup_deltas_go_with_the_savepoint_or_transaction_that_wrote_them(
+    session: AsyncSession,
+) -> None:
+    """Deals move the roll-ups as their transaction commits; a savepoint rolled
+    back takes its deals' deltas back, a transaction rolled back drops them."""
+    pipeline = await new_pipeline(session)
+    await new_deal(session, pipeline, "kept", "10")
+    with pytest.raises(RuntimeError):
+        async with session.begin_nested():
+            await new_deal(session, pipeline, "undone", "20")
+            raise RuntimeError("a workflow action failed")
+    await session.commit()
+    await new_deal(session, pipeline, "rolled-back", "40")
+    await session.rollback()
+    assert await rollup_rows(session) == await rebuilt_rows(session)
+    assert await forecast_rows(session) == await rebuilt_forecast_rows(session)
+    figures = await ReportQueries(session).funnel_figures("p", None)
+    assert [(f.count, f.amount) for f in figures.furthest] == [(1, Decimal(10))]

@@ -9,7 +9,8 @@ percent, divided once when read). A forecast over whole months then sums a
 few thousand small rows however many deals there are.
 
 The opportunity repository (crm_sales.storage.opportunities) moves a deal from
-its previous cell to its new one in the same transaction. A change of a
+its previous cell to its new one in the same transaction, as it commits
+(crm_sales.storage.rollup_deltas). A change of a
 stage's default probability changes many open deals at once: the repository
 then sums that pipeline's cells afresh inside UpdatePipeline's transaction.
 Migration 0010 backfills the table with the same sums.
@@ -39,12 +40,12 @@ from sqlalchemy import (
     select,
     true,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_sales.domain.forecast import COUNTED_CATEGORIES, Bucket, LineKey, Period
 from crm_sales.domain.money import NANOS_PER_UNIT
 from crm_sales.domain.opportunities import ForecastCategory, State
+from crm_sales.storage.rollup_deltas import Rollup, add_deltas, write_pending
 from crm_sales.storage.tables import metadata
 
 # What identifies a roll-up cell; `month` is year * 100 + month, e.g. 202602.
@@ -69,6 +70,8 @@ forecast_rollup = Table(
 )
 
 rollup = forecast_rollup.c
+
+FORECAST = Rollup(forecast_rollup, KEY_COLUMNS, SUM_COLUMNS)
 
 Cell = tuple[tuple[Any, ...], tuple[int, ...]]
 
@@ -106,25 +109,21 @@ def forecast_cell(deal: Mapping[str, Any]) -> Cell | None:
 class ForecastRollup:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
-        self._postgres = session.get_bind().dialect.name == "postgresql"
 
     async def move(self, old: Cell | None, new: Cell | None) -> None:
-        """Takes a deal out of its `old` cell and into its `new` one; in key order,
-        so that concurrent writers lock cells in the same order."""
-        deltas: dict[tuple[Any, ...], list[int]] = {}
+        """Takes a deal out of its `old` cell and into its `new` one when the
+        transaction commits (crm_sales.storage.rollup_deltas)."""
+        deltas = []
         for cell, sign in ((old, -1), (new, 1)):
             if cell is not None:
                 key, sums = cell
-                delta = deltas.setdefault(key, [0] * len(SUM_COLUMNS))
-                for index, value in enumerate(sums):
-                    delta[index] += sign * value
-        for key, delta in sorted(deltas.items()):
-            if any(delta):
-                await self._add(key, delta)
+                deltas.append((key, [sign * value for value in sums]))
+        await add_deltas(self._session, FORECAST, deltas)
 
     async def clear(self, pipeline_id: str | None = None) -> None:
         """Empties the cells of one pipeline (or all), before they are summed afresh
         (OpportunityRepository.rebuild_forecast_rollup)."""
+        await write_pending(self._session)
         await self._session.execute(
             delete(forecast_rollup).where(
                 true() if pipeline_id is None else rollup.pipeline_id == pipeline_id
@@ -143,22 +142,9 @@ class ForecastRollup:
         """The cells of the whole months `first_month` to `last_month` summed per
         line: period (and owner, pipeline when asked) and currency."""
         statement = _rollup_lines(period, by_owner=by_owner, by_pipeline=by_pipeline)
+        await write_pending(self._session)
         months = {"first_month": month_number(first_month), "last_month": month_number(last_month)}
         return line_buckets((await self._session.execute(statement, months)).all())
-
-    async def _add(self, key: tuple[Any, ...], delta: list[int]) -> None:
-        dialect = postgresql if self._postgres else sqlite
-        statement = dialect.insert(forecast_rollup).values(
-            **dict(zip(KEY_COLUMNS, key, strict=True)),
-            **dict(zip(SUM_COLUMNS, delta, strict=True)),
-        )
-        added = statement.excluded
-        await self._session.execute(
-            statement.on_conflict_do_update(
-                index_elements=list(KEY_COLUMNS),
-                set_={name: rollup[name] + added[name] for name in SUM_COLUMNS},
-            )
-        )
 
 
 @cache

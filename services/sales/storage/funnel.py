@@ -9,12 +9,13 @@ currency, so a funnel over any range of whole days sums a few thousand small
 rows however many deals there are.
 
 The opportunity repository rewrites a deal's reach rows with the deal and
-moves the roll-up by the difference, in the same transaction. Reordering a
-pipeline's stages changes what "furthest" means for all its deals: the
-repository then recomputes the pipeline's reach rows from the stage history
-and `rebuild`s its roll-up, inside UpdatePipeline's transaction (rare and
-administrative; the funnel never reads stale positions). Migration 0009 runs
-the same statements as its backfill.
+moves the roll-up by the difference, in the same transaction, as it commits
+(crm_sales.storage.rollup_deltas). Reordering a pipeline's stages changes
+what "furthest" means for all its deals: the repository then recomputes the
+pipeline's reach rows from the stage history and `rebuild`s its roll-up,
+inside UpdatePipeline's transaction (rare and administrative; the funnel
+never reads stale positions). Migration 0009 runs the same statements as its
+backfill.
 """
 
 from collections.abc import Iterable, Mapping
@@ -30,18 +31,19 @@ from sqlalchemy import (
     Integer,
     String,
     Table,
+    bindparam,
     delete,
     func,
     insert,
     select,
     true,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_sales.domain.money import to_units_nanos
 from crm_sales.domain.opportunities import Opportunity, State
 from crm_sales.domain.reports import DayRange, furthest_reached
+from crm_sales.storage.rollup_deltas import Rollup, add_deltas, write_pending
 from crm_sales.storage.tables import metadata
 
 # The state of a deal's reach row in a pipeline it has left.
@@ -92,6 +94,11 @@ funnel_rollup = Table(
 reach = opportunity_reach.c
 rollup = funnel_rollup.c
 
+_INSERT_REACH = insert(opportunity_reach)
+_REACH_OF = select(opportunity_reach).where(reach.opportunity_id == bindparam("opportunity_id"))
+
+FUNNEL = Rollup(funnel_rollup, KEY_COLUMNS, ("deal_count", "amount_units", "amount_nanos"))
+
 
 def reach_rows(
     opportunity: Opportunity, positions: Mapping[str, Mapping[str, int]]
@@ -127,8 +134,8 @@ class FunnelRollup:
         self._session = session
 
     async def reach_of(self, opportunity_id: str) -> list[dict[str, Any]]:
-        query = select(opportunity_reach).where(reach.opportunity_id == opportunity_id)
-        return [dict(row._mapping) for row in (await self._session.execute(query)).all()]
+        rows = await self._session.execute(_REACH_OF, {"opportunity_id": opportunity_id})
+        return [dict(row._mapping) for row in rows.all()]
 
     async def replace(
         self, opportunity_id: str, old: list[dict[str, Any]], new: list[dict[str, Any]]
@@ -142,44 +149,18 @@ class FunnelRollup:
                 delete(opportunity_reach).where(reach.opportunity_id == opportunity_id)
             )
         if new:
-            await self._session.execute(insert(opportunity_reach), new)
-        await self._add(_deltas(old, new))
+            await self._session.execute(_INSERT_REACH, new)
+        await add_deltas(self._session, FUNNEL, _deltas(old, new))
 
     async def rebuild(self, pipeline_id: str | None = None) -> None:
         """The roll-up of one pipeline (or all) summed afresh from the reach rows."""
+        await write_pending(self._session)
         await self._session.execute(
             delete(funnel_rollup).where(
                 true() if pipeline_id is None else rollup.pipeline_id == pipeline_id
             )
         )
         await self._session.execute(rebuild_statement(pipeline_id))
-
-    async def _add(self, deltas: list[tuple[tuple[Any, ...], list[int]]]) -> None:
-        """Adds each delta to its roll-up cell: an upsert on both backends, in
-        key order so that concurrent writers lock cells in the same order."""
-        dialect = postgresql if self._postgres else sqlite
-        for key, (count, units, nanos) in deltas:
-            statement = dialect.insert(funnel_rollup).values(
-                **dict(zip(KEY_COLUMNS, key, strict=True)),
-                deal_count=count,
-                amount_units=units,
-                amount_nanos=nanos,
-            )
-            added = statement.excluded
-            await self._session.execute(
-                statement.on_conflict_do_update(
-                    index_elements=list(KEY_COLUMNS),
-                    set_={
-                        "deal_count": rollup.deal_count + added.deal_count,
-                        "amount_units": rollup.amount_units + added.amount_units,
-                        "amount_nanos": rollup.amount_nanos + added.amount_nanos,
-                    },
-                )
-            )
-
-    @property
-    def _postgres(self) -> bool:
-        return self._session.get_bind().dialect.name == "postgresql"
 
     async def cells(self, pipeline_id: str, created: DayRange | None) -> list[Any]:
         """The pipeline's roll-up summed over the creation days asked for, per
@@ -198,6 +179,7 @@ class FunnelRollup:
         )
         if created is not None:
             query = query.where(rollup.create_day.between(created.first, created.last))
+        await write_pending(self._session)
         return list((await self._session.execute(query)).all())
 
 
@@ -220,8 +202,7 @@ def rebuild_statement(pipeline_id: str | None) -> Any:
 def _deltas(
     old: Iterable[dict[str, Any]], new: Iterable[dict[str, Any]]
 ) -> list[tuple[tuple[Any, ...], list[int]]]:
-    """(count, units, nanos) to add per roll-up cell, sorted by cell; cells
-    whose old and new deals cancel out are left out."""
+    """(count, units, nanos) to add per roll-up cell."""
     deltas: dict[tuple[Any, ...], list[int]] = {}
     for rows, sign in ((old, -1), (new, 1)):
         for row in rows:
@@ -230,4 +211,4 @@ def _deltas(
             delta[0] += sign
             delta[1] += sign * row["amount_units"]
             delta[2] += sign * row["amount_nanos"]
-    return sorted((key, delta) for key, delta in deltas.items() if any(delta))
+    return list(deltas.items())

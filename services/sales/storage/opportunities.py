@@ -34,6 +34,7 @@ from sqlalchemy import (
     String,
     Table,
     and_,
+    bindparam,
     cast,
     delete,
     extract,
@@ -284,21 +285,41 @@ FILTER_BINDINGS: dict[str, FieldBinding] = {
 }
 
 
+# Built once: a statement made per call costs more to build and to key for
+# SQLAlchemy's compiled cache than to run.
+_BY_ID = select(opportunities).where(opportunities.c.id == bindparam("opportunity_id"))
+_BY_ID_FOR_UPDATE = _BY_ID.with_for_update()
+_INSERT = insert(opportunities)
+_INSERT_VISITS = insert(opportunity_stage_history)
+_INSERT_PEOPLE = insert(opportunity_people)
+_VISITS_OF = (
+    select(opportunity_stage_history)
+    .where(opportunity_stage_history.c.opportunity_id.in_(bindparam("ids", expanding=True)))
+    .order_by(opportunity_stage_history.c.opportunity_id, opportunity_stage_history.c.position)
+)
+_PEOPLE_OF = (
+    select(opportunity_people)
+    .where(opportunity_people.c.opportunity_id.in_(bindparam("ids", expanding=True)))
+    .order_by(opportunity_people.c.opportunity_id, opportunity_people.c.position)
+)
+_FORECAST_CELL_OF = select(*(opportunities.c[name] for name in FORECAST_CELL_SOURCE)).where(
+    opportunities.c.id == bindparam("opportunity_id")
+)
+
+
 class OpportunityRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
     async def get(self, opportunity_id: str, *, lock: bool = False) -> Opportunity | None:
-        query = select(opportunities).where(opportunities.c.id == opportunity_id)
-        if lock:
-            query = query.with_for_update()
-        row = (await self._session.execute(query)).first()
+        query = _BY_ID_FOR_UPDATE if lock else _BY_ID
+        row = (await self._session.execute(query, {"opportunity_id": opportunity_id})).first()
         return (await self._with_children([row]))[0] if row else None
 
     async def add(self, opportunity: Opportunity, pipeline: Pipeline) -> None:
         row = _row(opportunity, pipeline)
         try:
-            await self._session.execute(insert(opportunities).values(row))
+            await self._session.execute(_INSERT, row)
         except IntegrityError as error:
             raise AlreadyExists(f"{opportunity.name} already exists") from error
         await self._write_children(opportunity)
@@ -427,10 +448,8 @@ class OpportunityRepository:
 
     async def _forecast_cell_of(self, opportunity_id: str) -> Cell | None:
         """The forecast cell the deal counts in as stored now."""
-        query = select(*(opportunities.c[name] for name in FORECAST_CELL_SOURCE)).where(
-            opportunities.c.id == opportunity_id
-        )
-        row = (await self._session.execute(query)).first()
+        params = {"opportunity_id": opportunity_id}
+        row = (await self._session.execute(_FORECAST_CELL_OF, params)).first()
         return None if row is None else forecast_cell(row._mapping)
 
     @property
@@ -466,17 +485,7 @@ class OpportunityRepository:
         history: dict[str, list[StageVisit]] = {i: [] for i in ids}
         people: dict[str, list[str]] = {i: [] for i in ids}
         if ids:
-            visits = select(opportunity_stage_history).where(
-                opportunity_stage_history.c.opportunity_id.in_(ids)
-            )
-            for visit in (
-                await self._session.execute(
-                    visits.order_by(
-                        opportunity_stage_history.c.opportunity_id,
-                        opportunity_stage_history.c.position,
-                    )
-                )
-            ).all():
+            for visit in (await self._session.execute(_VISITS_OF, {"ids": ids})).all():
                 history[visit.opportunity_id].append(
                     StageVisit(
                         visit.stage_id,
@@ -485,20 +494,13 @@ class OpportunityRepository:
                         pipeline_id=visit.pipeline_id,
                     )
                 )
-            linked = select(opportunity_people).where(opportunity_people.c.opportunity_id.in_(ids))
-            for link in (
-                await self._session.execute(
-                    linked.order_by(
-                        opportunity_people.c.opportunity_id, opportunity_people.c.position
-                    )
-                )
-            ).all():
+            for link in (await self._session.execute(_PEOPLE_OF, {"ids": ids})).all():
                 people[link.opportunity_id].append(link.person)
         return [_to_opportunity(row, history[row.id], people[row.id]) for row in rows]
 
     async def _write_children(self, opportunity: Opportunity) -> None:
         await self._session.execute(
-            insert(opportunity_stage_history),
+            _INSERT_VISITS,
             [
                 {
                     "opportunity_id": opportunity.id,
@@ -513,7 +515,7 @@ class OpportunityRepository:
         )
         if opportunity.details.people:
             await self._session.execute(
-                insert(opportunity_people),
+                _INSERT_PEOPLE,
                 [
                     {"opportunity_id": opportunity.id, "person": person, "position": position}
                     for position, person in enumerate(opportunity.details.people)

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Row,
     String,
     Table,
+    bindparam,
     delete,
     insert,
     select,
@@ -73,6 +74,18 @@ FILTER_BINDINGS = {
 }
 
 
+# Built once: a statement made per call costs more to build and to key for
+# SQLAlchemy's compiled cache than to run.
+_BY_ID = select(pipelines).where(pipelines.c.id == bindparam("pipeline_id"))
+_BY_ID_SHARED = _BY_ID.with_for_update(read=True)
+_BY_ID_EXCLUSIVE = _BY_ID.with_for_update()
+_STAGES_OF = (
+    select(stages)
+    .where(stages.c.pipeline_id.in_(bindparam("ids", expanding=True)))
+    .order_by(stages.c.pipeline_id, stages.c.position)
+)
+
+
 class PipelineRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
@@ -83,12 +96,8 @@ class PipelineRepository:
         """The pipeline. `lock` share-locks its row until commit, so that no
         stage changes under an opportunity being placed in it; `exclusive`
         locks it for a change of its stages, which waits for those."""
-        query = select(pipelines).where(pipelines.c.id == pipeline_id)
-        if exclusive:
-            query = query.with_for_update()
-        elif lock:
-            query = query.with_for_update(read=True)
-        row = (await self._session.execute(query)).first()
+        query = _BY_ID_EXCLUSIVE if exclusive else _BY_ID_SHARED if lock else _BY_ID
+        row = (await self._session.execute(query, {"pipeline_id": pipeline_id})).first()
         return (await self._with_stages([row]))[0] if row else None
 
     async def get_many(self, pipeline_ids: Collection[str]) -> dict[str, Pipeline]:
@@ -151,13 +160,8 @@ class PipelineRepository:
 
     async def _with_stages(self, rows: Sequence[Row[Any]]) -> list[Pipeline]:
         ids = [row.id for row in rows]
-        query = (
-            select(stages)
-            .where(stages.c.pipeline_id.in_(ids))
-            .order_by(stages.c.pipeline_id, stages.c.position)
-        )
         by_pipeline: dict[str, list[Stage]] = {pipeline_id: [] for pipeline_id in ids}
-        for stage in (await self._session.execute(query)).all():
+        for stage in (await self._session.execute(_STAGES_OF, {"ids": ids})).all():
             by_pipeline[stage.pipeline_id].append(
                 Stage(stage.id, stage.display_name, stage.probability, stage.archived)
             )
