@@ -174,6 +174,19 @@ def test_filters_on_custom_fields_of_every_type(suite: Suite) -> None:
     ) == {"grace", "alan"}
 
 
+def test_text_equality_tells_apart_values_longer_than_their_index_key(suite: Suite) -> None:
+    text = define(suite, cf.CUSTOM_FIELD_TYPE_TEXT)
+    people = People(suite)
+    stem = "x" * 199
+    nicknames = {"short": stem, "key": stem + "y", "long": stem + "yz", "longer": stem + "yzz"}
+    for label, nickname in nicknames.items():
+        people.add(label, custom_fields={text: cf.CustomFieldValue(text_value=nickname)})
+
+    for label, nickname in nicknames.items():
+        assert people.matching(f'custom_fields.{text} = "{nickname}"') == {label}
+    assert people.matching(f'custom_fields.{text} != "{stem}yz"') == {"short", "key", "longer"}
+
+
 def test_order_by_custom_field_pages_through_everything_once(suite: Suite) -> None:
     score = define(suite, cf.CUSTOM_FIELD_TYPE_NUMBER)
     region = define(suite, cf.CUSTOM_FIELD_TYPE_SINGLE_SELECT, ("EMEA", "APAC"))

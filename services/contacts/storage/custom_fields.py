@@ -215,12 +215,10 @@ class CustomValueBinding(FieldBinding):
             present = self._held()
             return not_(present) if node.op is Op.EQ else present
         column_name, value = _indexed(self.type, node.value)
-        column = self.table.c[column_name]
-        conditions = [ColumnBinding(column).compare(replace(node, value=value))]
         if column_name == "text_value" and node.op is Op.EQ:
-            # Equality can use the (field_id, text_key) index.
-            conditions.append(self.table.c.text_key == value[:TEXT_KEY_LENGTH])
-        return self._held(*conditions)
+            return self._held(*_text_equals(self.table, value))
+        column = self.table.c[column_name]
+        return self._held(ColumnBinding(column).compare(replace(node, value=value)))
 
     def has(self, node: Has) -> ColumnElement[bool]:
         if node.value is not None:
@@ -229,6 +227,21 @@ class CustomValueBinding(FieldBinding):
 
     def _held(self, *conditions: ColumnElement[bool]) -> ColumnElement[bool]:
         return _holds(self.table, self.record_key, self.field_id, *conditions)
+
+
+def _text_equals(table: Table, value: str) -> list[ColumnElement[bool]]:
+    """Equality with a text value, as conditions the (field_id, text_key) index serves.
+
+    A value shorter than the key length is its own key, and only its own
+    value has that key: the key alone decides, so a probe reads the index
+    only, and the planner does not multiply the selectivities of what is
+    one condition written twice (which made it expect a sixteenth of the
+    matches and sort every match instead of walking the page's order).
+    """
+    key = table.c.text_key == value[:TEXT_KEY_LENGTH]
+    if len(value) < TEXT_KEY_LENGTH:
+        return [key]
+    return [key, table.c.text_value == value]
 
 
 def _holds(
