@@ -110,7 +110,7 @@ def _phones(
     result = []
     for index, phone in enumerate(phones):
         number = phone.number.strip()
-        if not _PHONE.fullmatch(number) or sum(c.isdigit() for c in number) < 3:
+        if not _PHONE.fullmatch(number) or sum(map(str.isdigit, number)) < 3:
             violations.add(f"{path}[{index}].number", f"{phone.number!r} is not a phone number")
         result.append(PhoneNumber(number, phone.type))
     return tuple(result)

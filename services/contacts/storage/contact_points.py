@@ -42,10 +42,7 @@ def contact_points_from_row(row: Any) -> dict[str, Any]:
 
 def _plain(values: tuple[Any, ...]) -> list[Any]:
     # One level deep is enough (their fields are text, enums and tuples of
-    # text, which JSON takes as they are) and much cheaper than asdict's deep copy.
-    return [
-        {name: getattr(value, name) for name in value.__dataclass_fields__}
-        if hasattr(value, "__dataclass_fields__")
-        else value
-        for value in values
-    ]
+    # text, which JSON takes as they are) and much cheaper than asdict's deep
+    # copy. A contact point is a frozen dataclass without slots, so its
+    # __dict__ holds exactly its fields, in order; tags are plain text.
+    return [value if isinstance(value, str) else dict(vars(value)) for value in values]
