@@ -26,9 +26,7 @@ import contextlib
 import math
 import os
 import random
-import shutil
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
@@ -45,6 +43,7 @@ from bench.cpu import CpuMeter, one, with_children
 from bench.processes import (
     Databases,
     admin_token,
+    scratch_folder,
     start_nats,
     start_postgres,
     start_services,
@@ -442,25 +441,19 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     count = args.count or (QUICK_COUNT if args.quick else FULL_COUNT)
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
-    folder = Path(tempfile.mkdtemp(prefix="crm-import-replay-"))
     rows: list[Row] = []
     details: dict[str, Any] = {}
-    try:
-        with contextlib.ExitStack() as stack:
-            postgres = (
-                start_postgres(stack, folder / "postgres") if "postgresql" in backends else None
+    with (
+        scratch_folder("crm-import-replay-", args.keep, say) as folder,
+        contextlib.ExitStack() as stack,
+    ):
+        postgres = start_postgres(stack, folder / "postgres") if "postgresql" in backends else None
+        for backend in backends:
+            found = asyncio.run(
+                _backend_figures(backend, folder / backend, postgres, count, args.only)
             )
-            for backend in backends:
-                found = asyncio.run(
-                    _backend_figures(backend, folder / backend, postgres, count, args.only)
-                )
-                rows += found.rows
-                details[backend] = found.details
-    finally:
-        if args.keep:
-            say(f"kept {folder}")
-        else:
-            shutil.rmtree(folder, ignore_errors=True)
+            rows += found.rows
+            details[backend] = found.details
     print(table(rows))
     for backend, found in details.items():
         for name, values in found.items():

@@ -6,9 +6,11 @@ starts, so an error or Ctrl-C half-way through a start still stops it.
 """
 
 import contextlib
+import shutil
 import sys
+import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import grpc
@@ -53,6 +55,24 @@ class Databases:
             assert self._postgres is not None
             return self._postgres.create_database(name)
         return f"sqlite+aiosqlite:///{self._folder / name}.db"
+
+
+@contextlib.contextmanager
+def scratch_folder(prefix: str, keep: bool, say: Callable[[str], None]) -> Iterator[Path]:
+    """A temporary folder for a run's servers, logs and data: removed afterwards,
+    kept (and its path said) with `keep` or when the run fails."""
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    failed = False
+    try:
+        yield folder
+    except Exception:
+        failed = True
+        raise
+    finally:
+        if keep or failed:
+            say(f"logs and data kept in {folder}")
+        else:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _stop_quietly(what: str, stop: object) -> None:

@@ -3,9 +3,7 @@
 import asyncio
 import contextlib
 import os
-import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,6 +17,7 @@ from bench.figures import Counts
 from bench.load import Latencies, Load
 from bench.processes import (
     Databases,
+    scratch_folder,
     start_echo,
     start_nats,
     start_postgres,
@@ -70,28 +69,17 @@ Stage = Callable[[Backend], Results]
 
 
 def run(backends: list[str], counts: Counts, keep: bool, quick: bool) -> Results:
-    folder = Path(tempfile.mkdtemp(prefix="crm-bench-"))
-    failed = False
-    try:
-        with contextlib.ExitStack() as stack:
-            postgres = None
-            if "postgresql" in backends:
-                say("starting PostgreSQL")
-                postgres = start_postgres(stack, folder / "postgres")
-            results = Results()
-            for backend in backends:
-                run_backend(backend, counts, quick, folder / backend, postgres, results)
-            if postgres is not None:
-                results.add("postgresql", scale_stage(postgres, folder / "scale", quick))
+    with scratch_folder("crm-bench-", keep, say) as folder, contextlib.ExitStack() as stack:
+        postgres = None
+        if "postgresql" in backends:
+            say("starting PostgreSQL")
+            postgres = start_postgres(stack, folder / "postgres")
+        results = Results()
+        for backend in backends:
+            run_backend(backend, counts, quick, folder / backend, postgres, results)
+        if postgres is not None:
+            results.add("postgresql", scale_stage(postgres, folder / "scale", quick))
         return results
-    except Exception:
-        failed = True
-        raise
-    finally:
-        if keep or failed:
-            say(f"logs and data kept in {folder}")
-        else:
-            shutil.rmtree(folder, ignore_errors=True)
 
 
 def run_backend(

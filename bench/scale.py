@@ -15,9 +15,7 @@ import json
 import math
 import os
 import re
-import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -30,7 +28,13 @@ from sqlalchemy import JSON, Table, event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.load import Load
-from bench.processes import AUTH_ENVIRONMENT, _stop_quietly, start_nats, start_postgres
+from bench.processes import (
+    AUTH_ENVIRONMENT,
+    _stop_quietly,
+    scratch_folder,
+    start_nats,
+    start_postgres,
+)
 from bench.report import CPU_GROUPS, NOISE_PERCENT, CpuLine, Row, cpu_table, disturbed
 from crm_cli.processes import ServiceProcess
 from crm_cli.servers import LOOPBACK, NatsServer, PostgresServer, free_port
@@ -98,22 +102,14 @@ def run_alone(
 ) -> "ScaleRun":
     """One scale run with its own PostgreSQL and nats-server in a temporary folder,
     all stopped afterwards; the folder is kept with `keep` or when the run fails."""
-    folder = Path(tempfile.mkdtemp(prefix=f"crm-{prefix}-scale-"))
-    failed = False
-    try:
-        with contextlib.ExitStack() as stack:
-            say("starting PostgreSQL and nats-server")
-            postgres = start_postgres(stack, folder / "postgres")
-            nats = start_nats(stack, folder / "nats")
-            return measure(Servers(postgres, nats, folder))
-    except Exception:
-        failed = True
-        raise
-    finally:
-        if keep or failed:
-            say(f"logs and data kept in {folder}")
-        else:
-            shutil.rmtree(folder, ignore_errors=True)
+    with (
+        scratch_folder(f"crm-{prefix}-scale-", keep, say) as folder,
+        contextlib.ExitStack() as stack,
+    ):
+        say("starting PostgreSQL and nats-server")
+        postgres = start_postgres(stack, folder / "postgres")
+        nats = start_nats(stack, folder / "nats")
+        return measure(Servers(postgres, nats, folder))
 
 
 def start_service(

@@ -24,10 +24,8 @@ import argparse
 import contextlib
 import math
 import os
-import shutil
 import signal
 import sys
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,7 +33,7 @@ from typing import Any
 
 from bench import contacts_scale, projects_scale, report, sales_scale, support_scale
 from bench.machine import machine
-from bench.processes import start_nats, start_postgres
+from bench.processes import scratch_folder, start_nats, start_postgres
 from bench.report import CpuLine, Row
 from bench.scale import ScaleRun, Servers, interrupt, sayer
 from crm_cli.servers import PostgresServer
@@ -184,25 +182,17 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, interrupt)
     meta = machine(["postgresql"], args.quick, SuiteCounts(sizes))
     say(f"sizes {', '.join(f'{size:,}' for size in sizes)} on {meta['nproc']} cores")
-    folder = Path(tempfile.mkdtemp(prefix="crm-scale-suite-"))
-    failed = False
     try:
-        with contextlib.ExitStack() as stack:
+        with (
+            scratch_folder("crm-scale-suite-", args.keep, say) as folder,
+            contextlib.ExitStack() as stack,
+        ):
             say("starting PostgreSQL")
             postgres = start_postgres(stack, folder / "postgres")
             results = scale_figures(postgres, folder, sizes, args.quick)
     except KeyboardInterrupt:
-        failed = True
         say("interrupted; everything started was stopped")
         return 130
-    except Exception:
-        failed = True
-        raise
-    finally:
-        if args.keep or failed:
-            say(f"logs kept in {folder}")
-        else:
-            shutil.rmtree(folder, ignore_errors=True)
     meta["load_average_at_end"] = [round(value, 2) for value in os.getloadavg()]
     print(report.table(results.rows))
     print()
