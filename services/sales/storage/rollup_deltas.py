@@ -25,9 +25,10 @@ from functools import cached_property
 from typing import Any
 
 from sqlalchemy import Insert, Table, event
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
+
+from crm_common.storage.db import DIALECT_INSERTS
 
 _PENDING_KEY = "crm_sales_rollup_deltas"
 
@@ -65,10 +66,10 @@ class Rollup:
         """INSERT ... ON CONFLICT DO UPDATE adding to the cell, built once per
         dialect: building it costs more than running it."""
         upserts = {}
-        for dialect in (postgresql, sqlite):
-            statement = dialect.insert(self.table)
+        for dialect_name, dialect_insert in DIALECT_INSERTS.items():
+            statement = dialect_insert(self.table)
             added = statement.excluded
-            upserts[dialect.dialect.name] = statement.on_conflict_do_update(
+            upserts[dialect_name] = statement.on_conflict_do_update(
                 index_elements=list(self.key_columns),
                 set_={name: self.table.c[name] + added[name] for name in self.sum_columns},
             )
