@@ -16,15 +16,6 @@ from crm_support.storage.requester_emails import customer_emails
 from crm_support.storage.requesters import repoint_requester, scrub_requester
 from crm_support.storage.tables import customers
 
-
-async def on_person_created(event: Event, uow: UnitOfWork) -> None:
-    await _mirror(event, unpack(event, events_pb2.PersonCreated).person, uow)
-
-
-async def on_person_updated(event: Event, uow: UnitOfWork) -> None:
-    await _mirror(event, unpack(event, events_pb2.PersonUpdated).person, uow)
-
-
 # The version a merged customer's tombstone carries. The event names merged
 # people without their versions, yet one of their older events may still arrive
 # (retried, replayed); a merged person never changes again, so its tombstone
@@ -32,49 +23,39 @@ async def on_person_updated(event: Event, uow: UnitOfWork) -> None:
 MERGED_VERSION = 2**31 - 1
 
 
-async def on_person_deleted(event: Event, uow: UnitOfWork) -> None:
-    unpack(event, events_pb2.PersonDeleted)
-    await _tombstone(event, event.aggregate_id, event.aggregate_version, uow)
+async def on_person_changed(event: Event, uow: UnitOfWork) -> None:
+    """Created, updated or deleted: the customer's copy, and the tickets and
+    comments known only by one of its addresses are the person's now."""
+    await _store_copies(event, uow)
 
 
 async def on_person_merged(event: Event, uow: UnitOfWork) -> None:
     """The survivor as it is now; the people merged into it are gone, and
     their tickets and comments are the survivor's."""
-    payload = unpack(event, events_pb2.PersonMerged)
-    await _mirror(event, payload.person, uow)
-    merged_ids = [name.removeprefix("people/") for name in payload.merged_people]
-    for merged_id in merged_ids:
-        await _tombstone(event, merged_id, MERGED_VERSION, uow)
+    await _store_copies(event, uow)
+    merged_ids = _merged_ids(unpack(event, events_pb2.PersonMerged))
     await repoint_requester(uow.session, merged_ids, event.aggregate_id, datetime.now(UTC))
 
 
 async def on_person_erased(event: Event, uow: UnitOfWork) -> None:
     """GDPR erasure: the customer stays, as tickets refer to it, but nothing personal does."""
-    unpack(event, events_pb2.PersonErased)
-    await _tombstone(event, event.aggregate_id, event.aggregate_version, uow, deleted=False)
+    await _store_copies(event, uow)
     await scrub_requester(uow.session, event.aggregate_id, datetime.now(UTC))
 
 
-async def _tombstone(
-    event: Event, customer_id: str, version: int, uow: UnitOfWork, *, deleted: bool = True
-) -> None:
-    await _store(_tombstone_of(event, customer_id, version, deleted=deleted), uow)
-
-
-async def _mirror(event: Event, person: person_pb2.Person, uow: UnitOfWork) -> None:
-    customer = _copy_of(event, person)
-    if await _store(customer, uow):
-        await adopt_tickets(uow, customer, datetime.now(UTC))
-
-
-async def _store(customer: Customer, uow: UnitOfWork) -> bool:
-    """Whether the copy replaced what the read model held (only a newer version does)."""
+async def _store_copies(event: Event, uow: UnitOfWork) -> None:
+    """Each copy the event makes, unless the read model holds a newer one; a
+    stored copy adopts what awaits its addresses (a tombstone has none)."""
     repository = CustomerRepository(uow.session)
-    stored = await repository.get(customer.id, include_deleted=True)
-    if not supersedes(customer.source_version, stored):
-        return False
-    await repository.put(customer, exists=stored is not None)
-    return True
+    for customer in _COPIES[event.type](event):
+        stored = await repository.get(customer.id, include_deleted=True)
+        if supersedes(customer.source_version, stored):
+            await repository.put(customer, exists=stored is not None)
+            await adopt_tickets(uow, customer, datetime.now(UTC))
+
+
+def _merged_ids(payload: events_pb2.PersonMerged) -> list[str]:
+    return [name.removeprefix("people/") for name in payload.merged_people]
 
 
 def _copy_of(event: Event, person: person_pb2.Person) -> Customer:
@@ -98,10 +79,9 @@ def _tombstone_of(event: Event, customer_id: str, version: int, *, deleted: bool
     )
 
 
-# --- Rebuilding the read model ------------------------------------------------------
-# What each event makes of the customers it names: the copies the handlers
-# above store, without what they do to tickets and comments (support's own
-# data, which the live consumer changed once already).
+# What each event makes of the customers it names. The live handlers above
+# store these copies and then change tickets and comments; a rebuild stores
+# only the copies (support's own data was changed once already, live).
 
 
 def _created_copies(event: Event) -> list[Customer]:
@@ -119,10 +99,12 @@ def _deleted_copies(event: Event) -> list[Customer]:
 
 def _merged_copies(event: Event) -> list[Customer]:
     payload = unpack(event, events_pb2.PersonMerged)
-    merged = [name.removeprefix("people/") for name in payload.merged_people]
     return [
         _copy_of(event, payload.person),
-        *(_tombstone_of(event, merged_id, MERGED_VERSION, deleted=True) for merged_id in merged),
+        *(
+            _tombstone_of(event, merged_id, MERGED_VERSION, deleted=True)
+            for merged_id in _merged_ids(payload)
+        ),
     ]
 
 
@@ -154,9 +136,9 @@ async def project_customers(events: Sequence[Event], uow: UnitOfWork) -> None:
 CONTACTS = Subscription(
     source="contacts",
     handlers={
-        "contact.created": on_person_created,
-        "contact.updated": on_person_updated,
-        "contact.deleted": on_person_deleted,
+        "contact.created": on_person_changed,
+        "contact.updated": on_person_changed,
+        "contact.deleted": on_person_changed,
         "contact.merged": on_person_merged,
         "contact.erased": on_person_erased,
     },
