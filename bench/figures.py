@@ -6,7 +6,7 @@ import itertools
 import statistics
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -540,24 +540,35 @@ async def raw_windowed(js: JetStreamContext, count: int, body: bytes) -> float:
     """
     await js.purge_stream(stream_for(RAW_SOURCE))
     subject = subject_for(RAW_SOURCE, "contact.created")
-    ids = [str(uuid.uuid4()) for _ in range(count)]
+    messages = [(subject, body, str(uuid.uuid4())) for _ in range(count)]
+    elapsed = await publish_windowed(js, messages, ack_wait=5.0)
+    await _expect_messages(js, RAW_SOURCE, count)
+    return elapsed
+
+
+async def publish_windowed(
+    js: JetStreamContext, messages: Iterable[tuple[str, bytes, str]], ack_wait: float
+) -> float:
+    """Seconds for acked publishes of (subject, body, message id), taken from
+    `messages` as they go, at most WINDOW unacknowledged at a time; each
+    publish waits `ack_wait` seconds at most for its ack."""
     window = asyncio.Semaphore(WINDOW)
 
-    async def publish(index: int) -> None:
+    async def publish(subject: str, body: bytes, message_id: str) -> None:
         try:
-            await js.publish(subject, body, timeout=5.0, headers={"Nats-Msg-Id": ids[index]})
+            await js.publish(subject, body, timeout=ack_wait, headers={"Nats-Msg-Id": message_id})
         finally:
             window.release()
 
-    tasks = []
+    pending: set[asyncio.Task[None]] = set()
     start = time.perf_counter()
-    for index in range(count):
+    for subject, body, message_id in messages:
         await window.acquire()
-        tasks.append(asyncio.create_task(publish(index)))
-    await asyncio.gather(*tasks)
-    elapsed = time.perf_counter() - start
-    await _expect_messages(js, RAW_SOURCE, count)
-    return elapsed
+        task = asyncio.create_task(publish(subject, body, message_id))
+        pending.add(task)
+        task.add_done_callback(pending.discard)
+    await asyncio.gather(*pending)
+    return time.perf_counter() - start
 
 
 async def relay_drain(

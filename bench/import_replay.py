@@ -40,6 +40,7 @@ from nats.js import JetStreamContext
 from sqlalchemy import func, select
 
 from bench.cpu import CpuMeter, one, with_children
+from bench.figures import publish_windowed
 from bench.processes import (
     Databases,
     admin_token,
@@ -70,7 +71,6 @@ REPLAY_TARGET = 10000.0  # events/s, from the issue
 # Sequential ImportContacts calls: 10% of the rows is two whole calls.
 IMPORT_CALLS = 20
 CHUNK_ROWS = 2000  # CSV rows per csv_data message (~150 kB)
-PUBLISH_WINDOW = 256  # acked publishes in flight
 UPDATED_SHARE = 0.2  # of the replayed events, updates of a person created earlier
 CSV_HEADER = "given_name,family_name,email_addresses,phone_numbers,tags\n"
 RELAY_WAIT_SECONDS = 3600.0
@@ -278,30 +278,13 @@ def _person_event(kind: str, person_id: str, version: int, number: int) -> Outgo
     )
 
 
-async def publish_windowed(
-    js: JetStreamContext, events: Iterable[tuple[str, bytes, str]]
-) -> tuple[float, int]:
-    """Seconds for acked publishes of `events` (made meanwhile), PUBLISH_WINDOW in
-    flight, and how many of them created a person."""
-    window = asyncio.Semaphore(PUBLISH_WINDOW)
-
-    async def publish(subject: str, body: bytes, event_id: str) -> None:
-        try:
-            await js.publish(subject, body, timeout=30.0, headers={"Nats-Msg-Id": event_id})
-        finally:
-            window.release()
-
-    pending: set[asyncio.Task[None]] = set()
-    created = 0
-    started = time.perf_counter()
-    for subject, body, event_id in events:
-        created += subject.endswith(".contact.created")
-        await window.acquire()
-        task = asyncio.create_task(publish(subject, body, event_id))
-        pending.add(task)
-        task.add_done_callback(pending.discard)
-    await asyncio.gather(*pending)
-    return time.perf_counter() - started, created
+def _counting_created(
+    events: Iterable[tuple[str, bytes, str]], created: list[int]
+) -> Iterator[tuple[str, bytes, str]]:
+    """The events as they are; `created[0]` counts those that create a person."""
+    for event in events:
+        created[0] += event[0].endswith(".contact.created")
+        yield event
 
 
 async def raw_drain(js: JetStreamContext, last_sequence: int) -> float:
@@ -329,7 +312,11 @@ async def replay_figures(
         try:
             js = client.jetstream()
             await ensure_stream(js, event_stream_config("contacts", 1))
-            publish_seconds, people = await publish_windowed(js, contact_events(count))
+            created = [0]
+            publish_seconds = await publish_windowed(
+                js, _counting_created(contact_events(count), created), ack_wait=30.0
+            )
+            people = created[0]
             say(f"{backend}: published at {count / publish_seconds:.0f}/s; raw drain")
             last = (await js.stream_info(stream_for("contacts"))).state.last_seq
             if last != count:
